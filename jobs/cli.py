@@ -1,0 +1,26 @@
+"""Pieces every job shares: joining or starting Ray, and writing JSON + Markdown reports."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import ray
+
+
+def init_ray() -> None:
+    """Join the cluster named by RAY_ADDRESS (set by `ray job submit`) or start a local one."""
+    if ray.is_initialized():
+        return
+    ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False,
+             configure_logging=True, logging_level="WARNING")
+
+
+def write_report(stem: str | Path, data: dict[str, Any], markdown: str) -> None:
+    """Write ``<stem>.json`` for machines and ``<stem>.md`` for people."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
+    stem.with_suffix(".md").write_text(markdown)

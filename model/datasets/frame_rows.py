@@ -1,0 +1,128 @@
+"""Turn one validated video (annotation document or MMAction2 skeleton record) into table rows.
+
+Both importers fill a ``FrameArrays`` of dense per-frame arrays (every frame of the video gets a
+row, frames without detections get empty slots) and ``to_table`` converts it with the feature
+table's schema, so the two formats cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from model.datasets.annotation import DatasetSpec
+from model.datasets.feature_table import NUM_KEYPOINTS, feature_schema
+
+
+@dataclass
+class FrameArrays:
+    """Dense arrays of one video, T frames, M person slots, N object slots."""
+
+    video_id: str
+    fps: float
+    width: int
+    height: int
+    num_persons: np.ndarray        # (T,) int16
+    person_track_ids: np.ndarray   # (T, M) int32, -1 = empty slot
+    person_boxes: np.ndarray       # (T, M, 4) float32
+    keypoints: np.ndarray          # (T, M, V, 2) float32
+    keypoint_scores: np.ndarray    # (T, M, V) float32
+    num_objects: np.ndarray        # (T,) int16
+    object_track_ids: np.ndarray   # (T, N) int32, -1 = empty slot or untracked
+    object_classes: np.ndarray     # (T, N) int16, -1 = empty slot
+    object_boxes: np.ndarray       # (T, N, 4) float32
+    object_scores: np.ndarray      # (T, N) float32
+    subject_track_id: np.ndarray   # (T,) int32, -1 = no labelled person
+    label: np.ndarray              # (T,) int16, -1 = unlabelled
+    segment_index: np.ndarray      # (T,) int32, -1 = outside every segment
+
+    @classmethod
+    def empty(cls, video_id: str, fps: float, width: int, height: int, num_frames: int,
+              max_persons: int, max_objects: int) -> FrameArrays:
+        t, m, n, v = num_frames, max_persons, max_objects, NUM_KEYPOINTS
+        return cls(
+            video_id=video_id, fps=float(fps), width=int(width), height=int(height),
+            num_persons=np.zeros(t, np.int16),
+            person_track_ids=np.full((t, m), -1, np.int32),
+            person_boxes=np.zeros((t, m, 4), np.float32),
+            keypoints=np.zeros((t, m, v, 2), np.float32),
+            keypoint_scores=np.zeros((t, m, v), np.float32),
+            num_objects=np.zeros(t, np.int16),
+            object_track_ids=np.full((t, n), -1, np.int32),
+            object_classes=np.full((t, n), -1, np.int16),
+            object_boxes=np.zeros((t, n, 4), np.float32),
+            object_scores=np.zeros((t, n), np.float32),
+            subject_track_id=np.full(t, -1, np.int32),
+            label=np.full(t, -1, np.int16),
+            segment_index=np.full(t, -1, np.int32),
+        )
+
+    def to_table(self, action_classes: list[str], object_classes: list[str]) -> pa.Table:
+        t, m = self.person_track_ids.shape
+        schema = feature_schema(m, self.object_classes.shape[1], action_classes, object_classes)
+        columns = {
+            "video_id": pa.array([self.video_id] * t, pa.string()),
+            "frame_index": pa.array(np.arange(t, dtype=np.int32)),
+            "fps": pa.array(np.full(t, self.fps, np.float32)),
+            "width": pa.array(np.full(t, self.width, np.int32)),
+            "height": pa.array(np.full(t, self.height, np.int32)),
+        }
+        for name in ("num_persons", "num_objects", "subject_track_id", "label", "segment_index"):
+            columns[name] = pa.array(getattr(self, name))
+        for name in ("person_track_ids", "person_boxes", "keypoints", "keypoint_scores",
+                     "object_track_ids", "object_classes", "object_boxes", "object_scores"):
+            columns[name] = pa.FixedShapeTensorArray.from_numpy_ndarray(
+                np.ascontiguousarray(getattr(self, name)))
+        return pa.table([columns[f.name] for f in schema], schema=schema)
+
+
+def _box_area(box: list[float]) -> float:
+    return max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
+
+
+def annotation_to_arrays(doc: dict, spec: DatasetSpec, max_persons: int,
+                         max_objects: int) -> FrameArrays:
+    """Dense arrays of a validated annotation document (see model.datasets.annotation)."""
+    video = doc["video"]
+    arrays = FrameArrays.empty(video["id"], video["fps"], video["width"], video["height"],
+                               video["frame_count"], max_persons, max_objects)
+    action_index = {name: i for i, name in enumerate(spec.action_classes)}
+    object_index = {name: i for i, name in enumerate(spec.object_classes)}
+
+    if "clip_label" in doc:
+        arrays.label[:] = action_index[doc["clip_label"]["label"]]
+        arrays.subject_track_id[:] = doc["clip_label"].get("person_track_id", -1)
+        arrays.segment_index[:] = 0
+    else:
+        for i, seg in enumerate(doc["segments"]):
+            span = slice(seg["start_frame"], seg["end_frame"])
+            arrays.label[span] = action_index[seg["label"]]
+            arrays.subject_track_id[span] = seg["person_track_id"]
+            arrays.segment_index[span] = i
+
+    for frame in doc["frames"]:
+        t = frame["index"]
+        subject = arrays.subject_track_id[t]
+        # Slot 0 is the labelled person when present; the others follow by decreasing size,
+        # which is also how an unlabelled frame's main person is chosen.
+        persons = sorted(frame["persons"],
+                         key=lambda p: (p["track_id"] != subject, -_box_area(p["box"])))
+        kept = persons[:max_persons]
+        arrays.num_persons[t] = len(kept)
+        for s, person in enumerate(kept):
+            kps = np.asarray(person["keypoints"], np.float32)
+            arrays.person_track_ids[t, s] = person["track_id"]
+            arrays.person_boxes[t, s] = person["box"]
+            arrays.keypoints[t, s] = kps[:, :2]
+            arrays.keypoint_scores[t, s] = kps[:, 2]
+        objects = sorted(frame["objects"], key=lambda o: -o["score"])
+        kept_objects = objects[:max_objects]
+        arrays.num_objects[t] = len(kept_objects)
+        for s, obj in enumerate(kept_objects):
+            arrays.object_track_ids[t, s] = obj.get("track_id", -1)
+            arrays.object_classes[t, s] = object_index[obj["class"]]
+            arrays.object_boxes[t, s] = obj["box"]
+            arrays.object_scores[t, s] = obj["score"]
+    return arrays

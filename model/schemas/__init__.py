@@ -1,0 +1,1 @@
+"""JSON Schemas of the data contract (docs/data-format.md)."""
