@@ -1,0 +1,1 @@
+"""Data: annotation contract, feature table, importers, datasets."""
