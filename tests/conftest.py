@@ -13,3 +13,18 @@ def ray_local():
         ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
     yield
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def workcell_table(tmp_path_factory, ray_local):
+    """A tiny built-in dataset (6 operators, annotations only) ingested into a feature table."""
+    from jobs.ingest import ingest_annotations
+    from model.datasets.synthetic import generate_dataset
+    from tests.factories import SMALL, tiny_config
+
+    root = tmp_path_factory.mktemp("workcell")
+    generate_dataset(root / "data", seed=5, config=tiny_config(train=4), workers=2, render=False,
+                     **SMALL)
+    report = ingest_annotations(root / "data", root / "features", workers=2)
+    assert report.ok, report.rejected
+    return root / "features"

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from model.datasets.annotation import AnnotationError, DatasetSpec, load_annotation
-from tests.annotation_factory import SPEC, annotation, modified
+from tests.factories import SPEC, annotation, modified
 
 
 def _issues(tmp_path, doc_or_text, name="bad.json"):

@@ -15,7 +15,7 @@ from model.datasets.feature_table import (
     read_info,
     tensor_column,
 )
-from tests.annotation_factory import SPEC, annotation, modified, write_dataset
+from tests.factories import SPEC, annotation, modified, write_dataset
 
 
 def _bad_shape(d):

@@ -23,15 +23,7 @@ from model.datasets.synthetic.generator import load_config, plan_videos
 from model.datasets.synthetic.motions import PROGRAMS, Workspace
 from model.datasets.synthetic.objects import HELD, LYING
 from model.datasets.synthetic.scene import sample_operator, simulate_video
-
-SMALL = dict(fps=10, width=160, height=120)
-
-
-def tiny_config(train: int = 2, val: int = 1, test: int = 1, sequences: int = 1) -> dict:
-    cfg = load_config(DEFAULT_CONFIG)
-    cfg.update(operators=dict(train=train, val=val, test=test), clips_per_class=1,
-               sequences_per_operator=sequences)
-    return cfg
+from tests.factories import SMALL, tiny_config
 
 
 def dataset_bytes(root: Path) -> dict[str, bytes]:

@@ -7,7 +7,7 @@ dataset_name = 'workcell-synth'
 video = dict(fps=15, width=480, height=360)
 
 # Operators per split; --scale multiplies every count. Splits are by operator.
-operators = dict(train=12, val=4, test=4)
+operators = dict(train=36, val=12, test=12)
 clips_per_class = 2            # trimmed clips per operator and action class
 sequences_per_operator = 2     # untrimmed videos per operator
 actions_per_sequence = (3, 5)  # non-idle actions, idle gaps between and around them

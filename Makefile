@@ -1,0 +1,27 @@
+# The two set-up commands of README.md: `make demo` and `make test`. Both first create (or
+# reuse, in seconds) the environment in .venv with scripts/setup_env.sh.
+PY      := .venv/bin/python
+DATA    ?= data/workcell
+OUT     ?= outputs/demo
+CONFIG  ?= model/configs/workcell/fusion_xattn_stgcnpp.py
+WORKERS ?= 1
+
+.PHONY: env demo test lint
+
+env:
+	./scripts/setup_env.sh
+
+# generate -> ingest -> train -> evaluate on the built-in workcell dataset
+demo: env
+	$(PY) -m jobs.make_dataset --out $(DATA) --overwrite
+	$(PY) -m jobs.ingest --dataset $(DATA) --out $(DATA)/features --overwrite
+	$(PY) -m jobs.train --config $(CONFIG) --table $(DATA)/features --work-dir $(OUT) \
+		--num-workers $(WORKERS) --overwrite
+	$(PY) -m jobs.evaluate --package $(OUT)/package --table $(DATA)/features \
+		--out $(OUT)/eval --frozen-test-set benchmarks/workcell_test_set.json
+
+test: env
+	$(PY) -m pytest
+
+lint: env
+	.venv/bin/ruff check .
