@@ -1,0 +1,111 @@
+"""Write docs/PERFORMANCE.md from the benchmark results in benchmarks/results/.
+
+    python -m benchmarks.performance_report
+
+Every figure in the report comes from the JSON files the benchmarks wrote; the confusion
+matrices are copied next to the report.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from model.evaluation.report import per_class_table
+
+RESULTS = Path("benchmarks/results")
+DOCS = Path("docs")
+IMAGES = DOCS / "images"
+FROZEN = Path("benchmarks/workcell_test_set.json")
+NAMES = {"fused": "fused: pose + objects, cross-attention",
+         "fused_concat": "fused: feature concatenation", "fused_late": "fused: late fusion",
+         "pose_only": "pose only (ST-GCN++)", "object_only": "objects only"}
+
+
+def _load(name: str) -> dict | None:
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f} %"
+
+
+def workcell_section() -> list[str]:
+    accuracy = _load("accuracy.json")
+    if accuracy is None:
+        return ["## Built-in workcell dataset", "", "Not measured yet: run "
+                "`python -m benchmarks.workcell_accuracy`.", ""]
+    frozen = json.loads(FROZEN.read_text())
+    gen = frozen["generator"]
+    lines = [
+        "## Built-in workcell dataset: fused model and ablations", "",
+        "Reproduce: `python -m benchmarks.workcell_accuracy` (generates the dataset with seed 0, "
+        "ingests it, trains and evaluates every model, then times training; about 1.5 hours on "
+        "2 CPU cores), then `python -m benchmarks.performance_report`.", "",
+        f"**Frozen test set**: generator `{gen['name']}` version {gen['version']}, seed "
+        f"{gen['seed']}, scale {gen['scale']}, {gen['fps']} fps, {gen['width']}x{gen['height']}; "
+        f"test split content SHA-256 `{frozen['content_sha256']}` "
+        f"(`benchmarks/workcell_test_set.json`). `jobs.evaluate --frozen-test-set` refuses to "
+        "report on anything else.", "",
+        "Test clips are windows of at most 4 s inside the labelled segments of the 12 test "
+        "operators' videos (trimmed clips and the segments of untrimmed videos); none of these "
+        "operators is seen in training. Each clip is scored as the mean of 5 uniformly sampled "
+        "48-frame clips.", "",
+        "| model | top-1 | top-5 | macro precision | macro recall | macro F1 | timeline frame "
+        "acc. | test clips | train clips/s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for key in ("fused", "fused_concat", "fused_late", "pose_only", "object_only"):
+        if key not in accuracy:
+            continue
+        m = accuracy[key]
+        lines.append(
+            f"| {NAMES[key]} | {_pct(m['top1'])} | {_pct(m['top5'])} | "
+            f"{_pct(m['macro_precision'])} | {_pct(m['macro_recall'])} | {_pct(m['macro_f1'])} "
+            f"| {_pct(m.get('timeline_frame_accuracy'))} | {m['num_test_clips']} | "
+            f"{m['train_clips_per_s']:.0f} |")
+    lines += ["", "Training: best epoch by validation macro-F1 "
+              + ", ".join(f"{k} {accuracy[k]['best_epoch']}/{accuracy[k]['epochs_run']}"
+                          for k in accuracy) + " (epochs run, early stopping included).", ""]
+    for key in ("fused", "pose_only", "object_only"):
+        folder = RESULTS / "workcell" / key / "eval"
+        if not (folder / "metrics.json").exists():
+            continue
+        result = json.loads((folder / "metrics.json").read_text())
+        IMAGES.mkdir(parents=True, exist_ok=True)
+        image = IMAGES / f"workcell_{key}_confusion.png"
+        shutil.copy(folder / "confusion_matrix.png", image)
+        lines += [f"### {NAMES[key]}", "", per_class_table(result["clips"]["per_class"]), "",
+                  f"![{key} confusion matrix](images/{image.name})", ""]
+    throughput = _load("throughput.json")
+    if throughput:
+        lines += ["### Training throughput and memory (2 CPU cores, fused model)", "",
+                  "| Ray Train workers | CPUs per worker | clips/s | peak memory per worker |",
+                  "| ---: | ---: | ---: | ---: |"]
+        for row in throughput.values():
+            lines.append(f"| {row['num_workers']} | {row['cpus_per_worker']} | "
+                         f"{row['train_clips_per_s']:.1f} | "
+                         f"{row['peak_memory_mb_per_worker']:.0f} MB |")
+        lines += ["", "Clips/s counts training clips of the whole job per second of training "
+                  "(validation excluded), averaged over the epochs; peak memory is the resident "
+                  "set size of a worker process (on a GPU: `torch.cuda.max_memory_allocated`).",
+                  ""]
+    return lines
+
+
+def main() -> int:
+    lines = ["# Performance report", "",
+             "Generated by `python -m benchmarks.performance_report` from "
+             "`benchmarks/results/*.json`; do not edit by hand.", "",
+             "Machine: 2 CPU cores (x86-64), no GPU, PyTorch 2.14.1, MMAction2 1.2.0, "
+             "Ray 2.60.", ""]
+    lines += workcell_section()
+    (DOCS / "PERFORMANCE.md").write_text("\n".join(lines))
+    print(f"wrote {DOCS / 'PERFORMANCE.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,160 @@
+"""Train a recognizer with Ray Train and write a deployable model package.
+
+Runs the MMEngine config's model on the Parquet feature table with ``TorchTrainer`` (DDP over
+``--num-workers``, a GPU per worker when the cluster has them, mixed precision on GPU), keeps
+checkpoints in ``<work-dir>/train`` (or ``--storage-path``), and writes the package of the best
+epoch to ``<work-dir>/package``.
+
+Examples:
+  python -m jobs.train --config model/configs/workcell/fusion_xattn_stgcnpp.py \\
+      --table data/workcell/features --work-dir outputs/fused
+  python -m jobs.train ... --resume            # continue from the latest checkpoint
+  ray job submit --working-dir . -- python -m jobs.train --num-workers 4 ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+from mmengine.config import DictAction
+from mmengine.dataset import pseudo_collate
+from ray.train import CheckpointConfig, LoggingConfig, RunConfig, ScalingConfig
+from ray.train.torch import TorchTrainer
+
+from jobs.cli import init_ray
+from model.datasets.feature_table import read_info
+from model.device import gpus_per_worker
+from model.training.builders import build_dataset, build_model, check_classes, load_config, to_plain
+from model.training.export import export_onnx
+from model.training.loop import BEST_WEIGHTS_FILE, META_FILE, train_loop_per_worker
+from model.training.package import write_package
+
+RUN_NAME = "train"
+RUN_CONFIG = "train_config.py"  # the config a run started with, checked on --resume
+
+
+def _run_storage(work_dir: Path, storage_path: str | None, cfg, resume: bool,
+                 overwrite: bool) -> str:
+    """Where Ray Train keeps the run; a resumed run must have the config it started with."""
+    storage = storage_path or str(work_dir.resolve())
+    run_dir = Path(storage) / RUN_NAME
+    started_with = work_dir / RUN_CONFIG
+    if resume:
+        if not started_with.exists():
+            raise SystemExit(f"--resume: no earlier run in {work_dir}")
+        if started_with.read_text() != cfg.pretty_text:
+            raise SystemExit(f"--resume: the config differs from the one the run started with "
+                             f"({started_with}); resume with the same config and options")
+        return storage
+    if started_with.exists() or ("://" not in storage and run_dir.exists()):
+        if not overwrite:
+            raise SystemExit(f"{work_dir} holds an earlier run: pass --resume to continue it or "
+                             "--overwrite to start again")
+        if "://" not in storage:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    started_with.write_text(cfg.pretty_text)
+    return storage
+
+
+def _example_inputs(cfg, model) -> dict[str, torch.Tensor]:
+    """One real validation sample through the test pipeline and the data preprocessor."""
+    dataset = build_dataset(cfg, "val", "test_pipeline")
+    data = model.data_preprocessor(pseudo_collate([dataset[0]]))
+    keys = model.backbone.input_keys
+    return {k: data["inputs"][k] for k in keys}
+
+
+def train(config: str, table: str, work_dir: str, *, num_workers: int = 1,
+          cpus_per_worker: int = 2, gpus: float | None = None, resume: bool = False,
+          overwrite: bool = False, storage_path: str | None = None,
+          options: dict | None = None, epochs_this_run: int | None = None) -> dict:
+    """Train, then package the best epoch; returns the package's metrics."""
+    cfg = load_config(config, table=table, options=options)
+    action_classes, object_classes = check_classes(cfg)
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    storage = _run_storage(work, storage_path, cfg, resume, overwrite)
+    init_ray()
+    gpu = gpus_per_worker(gpus, num_workers)
+    trainer = TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config={"cfg": to_plain(cfg), "cpus_per_worker": cpus_per_worker,
+                           "epochs_this_run": epochs_this_run},
+        scaling_config=ScalingConfig(num_workers=num_workers, use_gpu=gpu > 0,
+                                     resources_per_worker={"CPU": cpus_per_worker,
+                                                           "GPU": gpu}),
+        run_config=RunConfig(name=RUN_NAME, storage_path=storage,
+                             checkpoint_config=CheckpointConfig(num_to_keep=2),
+                             logging_config=LoggingConfig(log_level="WARNING")))
+    result = trainer.fit()
+    if result.checkpoint is None:
+        raise SystemExit(f"training produced no checkpoint: {result.error}")
+    with result.checkpoint.as_directory() as folder:
+        folder = Path(folder)
+        meta = json.loads((folder / META_FILE).read_text())
+        weights = torch.load(folder / BEST_WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        logs = folder / "logs"
+        history = _read_history(logs / "metrics.csv")
+        metrics = {"config": config, "feature_table": str(table), "best_epoch":
+                   meta["best_epoch"], "best_val_macro_f1": meta["best_val_macro_f1"],
+                   "epochs_run": meta["epoch"], "num_workers": num_workers,
+                   "gpus_per_worker": gpu, "best_epoch_metrics": history[meta["best_epoch"] - 1],
+                   "history": history}
+        package = write_package(work / "package", cfg, weights, list(action_classes),
+                                list(object_classes), read_info(table).max_objects, metrics,
+                                logs)
+    model = build_model(cfg)
+    model.load_state_dict(weights)
+    check = export_onnx(model.eval(), _example_inputs(cfg, model), package / "model.onnx")
+    (package / "export_check.json").write_text(json.dumps(check, indent=1) + "\n")
+    return metrics
+
+
+def _read_history(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m jobs.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True, help="MMEngine config (model/configs/...)")
+    p.add_argument("--table", required=True, help="Parquet feature table (jobs.ingest --out)")
+    p.add_argument("--work-dir", required=True, help="checkpoints and the model package")
+    p.add_argument("--num-workers", type=int, default=1, help="Ray Train workers (DDP)")
+    p.add_argument("--cpus-per-worker", type=int, default=2)
+    p.add_argument("--gpus-per-worker", type=float, default=None,
+                   help="default: 1 when the cluster has a GPU per worker, else 0")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="discard an earlier run")
+    p.add_argument("--epochs-this-run", type=int, help="stop after this many epochs (a "
+                                                          "time-boxed run; continue with --resume)")
+    p.add_argument("--storage-path", help="where Ray Train keeps checkpoints (local path or "
+                                          "URI such as s3://bucket/runs); default --work-dir")
+    p.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
+                   help="override config keys, e.g. train_cfg.max_epochs=5")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    metrics = train(args.config, args.table, args.work_dir, num_workers=args.num_workers,
+                    cpus_per_worker=args.cpus_per_worker, gpus=args.gpus_per_worker,
+                    resume=args.resume, overwrite=args.overwrite,
+                    storage_path=args.storage_path, options=args.cfg_options,
+                    epochs_this_run=args.epochs_this_run)
+    best = metrics["best_epoch_metrics"]
+    print(f"best epoch {metrics['best_epoch']}: val top1 {best['val_top1']:.4f}, "
+          f"val macro-F1 {best['val_macro_f1']:.4f}")
+    print(f"model package: {Path(args.work_dir) / 'package'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""An MMAction2 dataset of windows cut from the Parquet feature table at load time.
+
+Because the table holds one row per frame, the window length is a parameter of this dataset,
+not of the ingest: any length can be tried without re-ingesting.
+
+Two modes:
+  * ``segments`` (training, validation, test): windows inside each labelled segment of the
+    subject, at most ``window_s`` long, every ``stride_s``; a segment shorter than a window
+    is one window. Each window is one sample with its segment's label.
+  * ``sliding`` (action timelines of untrimmed videos): windows over whole videos, labelled or
+    not; ``frame_range`` tells which frames a window covers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pyarrow as pa
+from mmaction.datasets import BaseActionDataset
+from mmaction.registry import DATASETS
+
+from model.datasets.feature_table import read_feature_table, tensor_column
+
+_COLUMNS = ["video_id", "frame_index", "fps", "width", "height", "person_track_ids",
+            "keypoints", "keypoint_scores", "object_classes", "object_boxes", "object_scores",
+            "subject_track_id", "label", "segment_index"]
+
+
+def subject_first_order(track_ids: np.ndarray, subject: np.ndarray) -> np.ndarray:
+    """(T, M) slot order per frame that puts the subject's slot first, the others after.
+
+    A frame whose subject is not detected gets an empty slot (index M, pointing at padding)
+    first, so that a passer-by is never taken for the subject. A subject of -1 (unlabelled
+    frame) means "the largest person", which the ingest already put in slot 0.
+    """
+    num_frames, num_slots = track_ids.shape
+    is_subject = (track_ids == subject[:, None]) & (track_ids >= 0)
+    found = is_subject.any(1)
+    subject_slot = np.where(found, is_subject.argmax(1), num_slots)
+    subject_slot = np.where(subject < 0, 0, subject_slot)
+    slots = np.broadcast_to(np.arange(num_slots), (num_frames, num_slots))
+    others = np.where(slots == subject_slot[:, None], num_slots + 1, slots)
+    others = np.sort(others, axis=1)[:, : num_slots - 1]
+    return np.concatenate([subject_slot[:, None], others], 1)
+
+
+class _Video:
+    """Dense arrays of one video with the subject-first person order applied."""
+
+    def __init__(self, table: pa.Table, num_person: int):
+        self.video_id = table.column("video_id")[0].as_py()
+        self.fps = float(table.column("fps")[0].as_py())
+        self.img_shape = (table.column("height")[0].as_py(), table.column("width")[0].as_py())
+        self.label = table.column("label").to_numpy()
+        self.segment = table.column("segment_index").to_numpy()
+        order = subject_first_order(tensor_column(table, "person_track_ids"),
+                                    table.column("subject_track_id").to_numpy())[:, :num_person]
+        kp = tensor_column(table, "keypoints")
+        score = tensor_column(table, "keypoint_scores")
+        # Index M of the padded arrays is an all-zero (missing) person.
+        kp = np.concatenate([kp, np.zeros_like(kp[:, :1])], 1)
+        score = np.concatenate([score, np.zeros_like(score[:, :1])], 1)
+        rows = np.arange(len(order))[:, None]
+        self.keypoint = kp[rows, order].transpose(1, 0, 2, 3)          # (M, T, V, 2)
+        self.keypoint_score = score[rows, order].transpose(1, 0, 2)     # (M, T, V)
+        self.object_boxes = tensor_column(table, "object_boxes")
+        self.object_classes = tensor_column(table, "object_classes").astype(np.int64)
+        self.object_scores = tensor_column(table, "object_scores")
+
+    def sample(self, start: int, end: int, label: int) -> dict:
+        span = slice(start, end)
+        return dict(video_id=self.video_id, frame_range=(start, end), label=int(label),
+                    total_frames=end - start, img_shape=self.img_shape, fps=self.fps,
+                    keypoint=self.keypoint[:, span], keypoint_score=self.keypoint_score[:, span],
+                    object_boxes=self.object_boxes[span],
+                    object_classes=self.object_classes[span],
+                    object_scores=self.object_scores[span])
+
+
+def window_starts(length: int, window: int, stride: int) -> list[int]:
+    """Starts of windows covering [0, length): a short span is one window, the last window
+    ends at ``length``."""
+    if length <= window:
+        return [0]
+    starts = list(range(0, length - window + 1, stride))
+    if starts[-1] + window < length:
+        starts.append(length - window)
+    return starts
+
+
+def _runs(values: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of the runs of equal consecutive values."""
+    edges = np.flatnonzero(values[1:] != values[:-1]) + 1
+    bounds = np.concatenate([[0], edges, [len(values)]])
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
+
+
+@DATASETS.register_module()
+class FeatureTableDataset(BaseActionDataset):
+    """Windows of the feature table (``ann_file`` is the table's folder).
+
+    Args:
+        ann_file: folder of the Parquet feature table.
+        pipeline: the transforms.
+        split: ``train``, ``val`` or ``test``.
+        mode: ``segments`` or ``sliding`` (see the module docstring).
+        window_s: longest window in seconds (None: whole segments, ``segments`` mode only).
+        stride_s: step between windows in seconds.
+        num_person: persons per sample, subject first.
+        min_frames: segments shorter than this are skipped.
+        video_ids: only these videos (None: all of the split).
+    """
+
+    def __init__(self, ann_file: str, pipeline: Sequence[dict | Callable], split: str,
+                 mode: str = "segments", window_s: float | None = 4.0, stride_s: float = 2.0,
+                 num_person: int = 1, min_frames: int = 4,
+                 video_ids: Sequence[str] | None = None, **kwargs):
+        if mode not in ("segments", "sliding"):
+            raise ValueError(f"mode must be 'segments' or 'sliding', got {mode!r}")
+        if mode == "sliding" and window_s is None:
+            raise ValueError("sliding windows need window_s")
+        if stride_s <= 0 or (window_s is not None and window_s <= 0):
+            raise ValueError(f"window_s and stride_s must be positive ({window_s}, {stride_s})")
+        self.split, self.mode = split, mode
+        self.window_s, self.stride_s = window_s, stride_s
+        self.num_person, self.min_frames = num_person, min_frames
+        self.video_ids = None if video_ids is None else set(video_ids)
+        _, info = read_feature_table(ann_file, splits=[split], columns=["video_id"])
+        kwargs.setdefault("metainfo", dict(classes=info.action_classes,
+                                           object_classes=info.object_classes))
+        super().__init__(ann_file, pipeline=pipeline, modality="Pose", **kwargs)
+
+    def _frames(self, seconds: float, fps: float) -> int:
+        return max(1, int(round(seconds * fps)))
+
+    def load_data_list(self) -> list[dict]:
+        table, _ = read_feature_table(self.ann_file, splits=[self.split], columns=_COLUMNS)
+        if table.num_rows == 0:
+            raise ValueError(f"{self.ann_file}: split {self.split!r} is empty")
+        # Rows come sorted by video and frame: each video is one contiguous run.
+        ids = table.column("video_id").to_numpy(zero_copy_only=False)
+        data_list = []
+        for start, end in _runs(ids):
+            if self.video_ids is not None and ids[start] not in self.video_ids:
+                continue
+            video = _Video(table.slice(start, end - start), self.num_person)
+            data_list += (self._segment_windows(video) if self.mode == "segments"
+                          else self._sliding_windows(video))
+        return data_list
+
+    def _segment_windows(self, video: _Video) -> list[dict]:
+        out = []
+        key = video.segment.astype(np.int64) * 100_000 + video.label
+        for start, end in _runs(key):
+            label = video.label[start]
+            if label < 0 or end - start < self.min_frames:
+                continue
+            if self.window_s is None:
+                out.append(video.sample(start, end, label))
+                continue
+            window = self._frames(self.window_s, video.fps)
+            stride = self._frames(self.stride_s, video.fps)
+            out += [video.sample(start + s, min(start + s + window, end), label)
+                    for s in window_starts(end - start, window, stride)]
+        return out
+
+    def _sliding_windows(self, video: _Video) -> list[dict]:
+        window = self._frames(self.window_s, video.fps)
+        stride = self._frames(self.stride_s, video.fps)
+        total = len(video.label)
+        out = []
+        for s in window_starts(total, window, stride):
+            end = min(s + window, total)
+            out.append(video.sample(s, end, video.label[(s + end) // 2]))
+        return out

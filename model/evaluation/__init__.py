@@ -1,0 +1,1 @@
+"""Metrics and reports of the recognizer (scikit-learn metrics, Markdown, PNG)."""

@@ -1,0 +1,55 @@
+"""Classification metrics of clip predictions and of action timelines, from scikit-learn."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    precision_recall_fscore_support,
+    top_k_accuracy_score,
+)
+
+
+def classification_metrics(labels: np.ndarray, scores: np.ndarray,
+                           classes: list[str]) -> dict:
+    """Top-1/top-5 accuracy, macro and per-class precision/recall/F1, confusion matrix.
+
+    ``scores`` are (N, K) class probabilities (or any monotone scores), ``labels`` (N,) ints.
+    Classes without test samples count as 0 in the macro averages (``zero_division=0``), as
+    scikit-learn does.
+    """
+    num_classes = len(classes)
+    every_class = np.arange(num_classes)
+    predicted = scores.argmax(axis=1)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predicted, labels=every_class, zero_division=0)
+    macro_p, macro_r, macro_f1, _ = precision_recall_fscore_support(
+        labels, predicted, labels=every_class, average="macro", zero_division=0)
+    top5 = top_k_accuracy_score(labels, scores, k=min(5, num_classes), labels=every_class)
+    confusion = confusion_matrix(labels, predicted, labels=every_class)
+    present = support > 0
+    return {
+        "num_clips": int(len(labels)),
+        "top1": float(accuracy_score(labels, predicted)),
+        "top5": float(top5),
+        "macro_precision": float(macro_p),
+        "macro_recall": float(macro_r),
+        "macro_f1": float(macro_f1),
+        # Mean over the classes present in the test set of their recall (Penn Action's metric).
+        "mean_class_accuracy": float(recall[present].mean()),
+        "per_class": {name: {"precision": float(precision[i]), "recall": float(recall[i]),
+                             "f1": float(f1[i]), "support": int(support[i])}
+                      for i, name in enumerate(classes)},
+        "confusion_matrix": confusion.tolist(),
+    }
+
+
+def timeline_accuracy(frame_labels: np.ndarray, frame_predictions: np.ndarray) -> dict:
+    """Frame-level accuracy of an action timeline over the labelled frames (label >= 0)."""
+    labelled = frame_labels >= 0
+    if not labelled.any():
+        return {"frames": 0, "frame_accuracy": float("nan")}
+    return {"frames": int(labelled.sum()),
+            "frame_accuracy": float(accuracy_score(frame_labels[labelled],
+                                                   frame_predictions[labelled]))}

@@ -1,0 +1,149 @@
+"""Build datasets, data loaders, the model, the optimizer and the schedules from a config.
+
+The training job, the evaluation job, tuning and the tests build everything through these
+functions, from MMEngine configs (model/configs/), with MMAction2's / MMEngine's registries.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.dataset import pseudo_collate
+from mmengine.logging import MMLogger
+from mmengine.optim import OptimWrapper, build_optim_wrapper
+from mmengine.registry import DefaultScope
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+
+import model.registry  # noqa: F401  (fills the registries the configs refer to)
+from model.datasets.feature_table import read_info
+
+
+def load_config(path: str | Path, table: str | Path | None = None,
+                options: dict | None = None) -> Config:
+    """Read a config, point it at a feature table and apply ``key.path=value`` overrides."""
+    cfg = Config.fromfile(str(path))
+    if table is not None:
+        cfg.feature_table = str(table)
+    if options:
+        cfg.merge_from_dict(options)
+    return cfg
+
+
+def check_classes(cfg: Config) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The table's action and object classes, checked against the config's class counts."""
+    info = read_info(cfg.feature_table)
+    if len(info.action_classes) != cfg.num_classes:
+        raise ValueError(f"{cfg.feature_table} has {len(info.action_classes)} action classes "
+                         f"but the config expects num_classes={cfg.num_classes}")
+    if cfg.get("num_object_classes") and len(info.object_classes) != cfg.num_object_classes:
+        raise ValueError(f"{cfg.feature_table} has {len(info.object_classes)} object classes "
+                         f"but the config expects {cfg.num_object_classes}")
+    return info.action_classes, info.object_classes
+
+
+def build_dataset(cfg: Config, split: str, pipeline: str, **overrides) -> Dataset:
+    """The ``FeatureTableDataset`` of ``split`` with ``cfg.<pipeline>`` (e.g. test_pipeline)."""
+    from mmaction.registry import DATASETS
+
+    ds_cfg = copy.deepcopy(cfg.dataset)
+    ds_cfg.update(ann_file=cfg.feature_table, split=split, pipeline=cfg[pipeline],
+                  test_mode=pipeline != "train_pipeline", **overrides)
+    with DefaultScope.overwrite_default_scope("mmaction"):
+        return DATASETS.build(ds_cfg)
+
+
+def dataset_labels(dataset) -> np.ndarray:
+    """Labels of all samples, read from the annotations without running the pipeline."""
+    return np.array([dataset.get_data_info(i)["label"] for i in range(len(dataset))])
+
+
+def class_weights(labels: np.ndarray, num_classes: int, power: float) -> list[float]:
+    """(N / (K * count_c)) ** power, normalised to mean 1; power 0 disables balancing."""
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    if (counts == 0).any():
+        missing = np.flatnonzero(counts == 0).tolist()
+        raise ValueError(f"classes {missing} have no training sample")
+    weights = (counts.sum() / (num_classes * counts)) ** power
+    return (weights / weights.mean()).tolist()
+
+
+def _set_loss_class_weights(node, weights: list[float]) -> None:
+    """Put ``class_weight`` in every CrossEntropyLoss config below ``node``."""
+    if isinstance(node, dict):
+        if node.get("type") == "CrossEntropyLoss":
+            node["class_weight"] = weights
+        for value in node.values():
+            _set_loss_class_weights(value, weights)
+    elif isinstance(node, list):
+        for value in node:
+            _set_loss_class_weights(value, weights)
+
+
+def build_model(cfg: Config, weights: list[float] | None = None) -> torch.nn.Module:
+    """The recognizer of ``cfg.model``, with class-balanced losses when weights are given."""
+    from mmaction.registry import MODELS
+
+    model_cfg = copy.deepcopy(cfg.model)
+    if weights is not None:
+        _set_loss_class_weights(model_cfg, weights)
+    # MMEngine logs every initialised parameter at INFO level; keep its log to warnings.
+    MMLogger.get_instance("workcell", log_level="WARNING")
+    with DefaultScope.overwrite_default_scope("mmaction"):
+        model = MODELS.build(model_cfg)
+    model.init_weights()
+    return model
+
+
+def build_dataloader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int,
+                     num_workers: int = 0, world_size: int = 1, rank: int = 0) -> DataLoader:
+    """A loader with MMEngine's ``pseudo_collate`` (the data preprocessor stacks the batch)."""
+    if world_size > 1:
+        sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank,
+                                     shuffle=shuffle, seed=seed)
+    elif shuffle:
+        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
+    else:
+        sampler = None
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler,
+                      num_workers=num_workers, collate_fn=pseudo_collate,
+                      persistent_workers=num_workers > 0, drop_last=False)
+
+
+def build_optimizer(cfg: Config, model: torch.nn.Module, use_amp: bool) -> OptimWrapper:
+    """MMEngine's optimizer wrapper; ``AmpOptimWrapper`` (mixed precision) on a GPU."""
+    optim_cfg = copy.deepcopy(cfg.optim_wrapper)
+    if use_amp:
+        optim_cfg["type"] = "AmpOptimWrapper"
+    with DefaultScope.overwrite_default_scope("mmaction"):
+        return build_optim_wrapper(model, optim_cfg)
+
+
+def build_schedulers(cfg: Config, optim_wrapper: OptimWrapper, epoch_length: int) -> list:
+    """MMEngine parameter schedulers (warm-up, cosine); by-epoch ones become per-iteration
+    where the config says ``convert_to_iter_based``, as MMEngine's Runner does.
+
+    Schedules end at ``max_epochs`` at the latest, and one that would begin after it is left
+    out, so that short runs (tests, tuning trials) keep the config's schedule shape.
+    """
+    from mmaction.registry import PARAM_SCHEDULERS
+
+    max_epochs = cfg.train_cfg.max_epochs
+    out = []
+    for sched in cfg.param_scheduler:
+        sched = copy.deepcopy(sched)
+        sched["end"] = min(sched.get("end", max_epochs), max_epochs)
+        if sched.get("begin", 0) >= sched["end"]:
+            continue
+        with DefaultScope.overwrite_default_scope("mmaction"):
+            out.append(PARAM_SCHEDULERS.build(sched, default_args=dict(
+                optimizer=optim_wrapper, epoch_length=epoch_length)))
+    return out
+
+
+def to_plain(cfg: Config | ConfigDict) -> dict:
+    """A picklable dict of a config (what Ray sends to the training workers)."""
+    return cfg.to_dict() if isinstance(cfg, (Config, ConfigDict)) else dict(cfg)

@@ -1,0 +1,209 @@
+"""The per-worker training loop run by Ray Train's ``TorchTrainer``.
+
+Ray Train starts the workers and the process group; the model, optimizer, schedules and the
+train step are MMEngine's / MMAction2's (``train_step``, ``OptimWrapper``, param schedulers,
+``MMDistributedDataParallel``), driven by a plain epoch loop: MMEngine's ``Runner`` was about
+30 % slower per iteration on these CPUs (see ../shared/STACK.md) and does not know Ray Train's
+checkpoints.
+
+The data are MMAction2 datasets reading the Parquet feature table (``FeatureTableDataset``),
+sharded over the workers by a ``DistributedSampler``: windows are cut and augmented per sample
+and per epoch in the configured pipeline, which Ray Data's ``get_dataset_shard`` (a stream of
+fixed rows) would have to re-implement.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import ray.train
+import ray.train.torch
+import torch
+from mmengine.config import Config
+from mmengine.model import MMDistributedDataParallel
+
+from model.evaluation.metrics import classification_metrics
+from model.training.builders import (
+    build_dataloader,
+    build_dataset,
+    build_model,
+    build_optimizer,
+    build_schedulers,
+    class_weights,
+    dataset_labels,
+)
+from model.training.history import write_history
+from model.training.predict import predict_dataset
+
+STATE_FILE = "state.pth"
+BEST_WEIGHTS_FILE = "best_model.pth"
+META_FILE = "meta.json"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+class _TrainState:
+    """What a checkpoint holds besides the weights."""
+
+    def __init__(self):
+        self.epoch = 0                  # epochs completed
+        self.best_f1 = -1.0
+        self.best_epoch = 0
+        self.epochs_without_gain = 0
+        self.history: list[dict] = []
+        self.best_weights: dict | None = None
+
+    def to_dict(self) -> dict:
+        return dict(epoch=self.epoch, best_f1=self.best_f1, best_epoch=self.best_epoch,
+                    epochs_without_gain=self.epochs_without_gain, history=self.history)
+
+    def load(self, data: dict) -> None:
+        for key, value in data.items():
+            setattr(self, key, value)
+
+
+def _save_checkpoint(path: Path, model, optim_wrapper, schedulers, state: _TrainState) -> None:
+    torch.save({"model": model.state_dict(), "optimizer": optim_wrapper.state_dict(),
+                "schedulers": [s.state_dict() for s in schedulers], "state": state.to_dict()},
+               path / STATE_FILE)
+    torch.save(state.best_weights, path / BEST_WEIGHTS_FILE)
+    (path / META_FILE).write_text(json.dumps(
+        {"epoch": state.epoch, "best_epoch": state.best_epoch, "best_val_macro_f1": state.best_f1}))
+    write_history(state.history, path / "logs")
+
+
+def _restore(checkpoint: ray.train.Checkpoint, model, optim_wrapper, schedulers,
+             state: _TrainState) -> None:
+    with checkpoint.as_directory() as folder:
+        # Plain containers of tensors and numbers only: safe with weights_only=True.
+        saved = torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=True)
+        state.best_weights = torch.load(Path(folder) / BEST_WEIGHTS_FILE, map_location="cpu",
+                                        weights_only=True)
+    model.load_state_dict(saved["model"])
+    optim_wrapper.load_state_dict(saved["optimizer"])
+    for scheduler, sched_state in zip(schedulers, saved["schedulers"], strict=True):
+        scheduler.load_state_dict(sched_state)
+    state.load(saved["state"])
+
+
+def _train_one_epoch(wrapper, loader, optim_wrapper, schedulers) -> dict:
+    wrapper.train()
+    totals: dict[str, float] = {}
+    batches = 0
+    for data in loader:
+        log_vars = wrapper.train_step(data, optim_wrapper)
+        for scheduler in schedulers:
+            if not scheduler.by_epoch:
+                scheduler.step()
+        for key, value in log_vars.items():
+            totals[key] = totals.get(key, 0.0) + torch.as_tensor(value).detach().item()
+        batches += 1
+    for scheduler in schedulers:
+        if scheduler.by_epoch:
+            scheduler.step()
+    return {key: value / batches for key, value in totals.items()}
+
+
+def train_loop_per_worker(config: dict) -> None:
+    """Ray Train entry point. ``config``: ``cfg`` (the MMEngine config as a dict),
+    ``cpus_per_worker``, ``epochs_this_run`` (None: up to ``max_epochs``; else stop after that
+    many epochs, for time-boxed jobs that resume later)."""
+    cfg = Config(config["cfg"])
+    ctx = ray.train.get_context()
+    rank, world_size = ctx.get_world_rank(), ctx.get_world_size()
+    device = ray.train.torch.get_device()
+    torch.set_num_threads(config["cpus_per_worker"])
+    seed_everything(cfg.seed)
+
+    train_set = build_dataset(cfg, "train", "train_pipeline")
+    val_set = build_dataset(cfg, "val", "val_pipeline")
+    weights = class_weights(dataset_labels(train_set), cfg.num_classes,
+                            cfg.train_cfg.class_balance_power)
+    model = build_model(cfg, weights).to(device)
+    wrapper = model
+    if world_size > 1:
+        wrapper = MMDistributedDataParallel(
+            module=model, device_ids=[device.index] if device.type == "cuda" else None,
+            broadcast_buffers=False)
+    optim_wrapper = build_optimizer(cfg, model, device.type == "cuda" and cfg.train_cfg.amp)
+    loader = build_dataloader(train_set, cfg.train_cfg.batch_size, shuffle=True, seed=cfg.seed,
+                              num_workers=cfg.train_cfg.num_workers, world_size=world_size,
+                              rank=rank)
+    schedulers = build_schedulers(cfg, optim_wrapper, len(loader))
+    state = _TrainState()
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is not None:
+        _restore(checkpoint, model, optim_wrapper, schedulers, state)
+        if rank == 0:
+            print(f"resumed after epoch {state.epoch} (best val macro-F1 {state.best_f1:.4f} "
+                  f"at epoch {state.best_epoch})")
+
+    last_epoch = cfg.train_cfg.max_epochs
+    if config.get("epochs_this_run") is not None:
+        last_epoch = min(last_epoch, state.epoch + config["epochs_this_run"])
+    if state.epochs_without_gain >= cfg.train_cfg.early_stop_patience:
+        last_epoch = state.epoch  # the run had already stopped early
+    for epoch in range(state.epoch, last_epoch):
+        # Seeding from the epoch makes a resumed run draw what the uninterrupted one would.
+        seed_everything(cfg.seed * 1000 + epoch * 10 + rank)
+        if world_size > 1:
+            loader.sampler.set_epoch(epoch)
+        started = time.perf_counter()
+        train_logs = _train_one_epoch(wrapper, loader, optim_wrapper, schedulers)
+        train_seconds = time.perf_counter() - started
+        # Every worker scores the whole (small) validation set, so all of them reach the same
+        # early-stopping decision without exchanging messages.
+        scores, labels, _ = predict_dataset(model, val_set, cfg.val_cfg.batch_size)
+        val = classification_metrics(labels, scores, list(val_set.metainfo["classes"]))
+        state.epoch = epoch + 1
+        improved = val["macro_f1"] > state.best_f1
+        if improved:
+            state.best_f1, state.best_epoch = val["macro_f1"], state.epoch
+            state.epochs_without_gain = 0
+            state.best_weights = {k: v.detach().cpu().clone()
+                                  for k, v in model.state_dict().items()}
+        else:
+            state.epochs_without_gain += 1
+        metrics = {
+            "epoch": state.epoch, "train_loss": train_logs["loss"],
+            "train_top1": train_logs.get("top1_acc", float("nan")),
+            "lr": optim_wrapper.get_lr()["lr"][0],
+            "val_top1": val["top1"], "val_macro_f1": val["macro_f1"],
+            "best_val_macro_f1": state.best_f1, "epoch_seconds": time.perf_counter() - started,
+            "train_clips_per_s": len(train_set) / train_seconds,
+            "peak_memory_mb": _peak_memory_mb(device), "world_size": world_size,
+        }
+        state.history.append(metrics)
+        stop = state.epochs_without_gain >= cfg.train_cfg.early_stop_patience
+        if rank == 0:
+            print(f"epoch {state.epoch}/{cfg.train_cfg.max_epochs}  "
+                  f"loss {metrics['train_loss']:.3f}  val top1 {val['top1']:.3f}  "
+                  f"val macro-F1 {val['macro_f1']:.3f}"
+                  f"{'  *best*' if improved else ''}  ({metrics['epoch_seconds']:.1f} s, "
+                  f"{metrics['train_clips_per_s']:.0f} clips/s)", flush=True)
+            with tempfile.TemporaryDirectory() as folder:
+                _save_checkpoint(Path(folder), model, optim_wrapper, schedulers, state)
+                ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
+        else:
+            ray.train.report(metrics, checkpoint=None)
+        if stop:
+            if rank == 0:
+                print(f"early stop: no better validation macro-F1 for "
+                      f"{cfg.train_cfg.early_stop_patience} epochs")
+            break

@@ -1,0 +1,1 @@
+"""MMAction2 transforms of the project (pose + object pipelines)."""

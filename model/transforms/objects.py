@@ -1,0 +1,97 @@
+"""Encode each detected object by its geometry relative to the subject, and format the stream."""
+
+from __future__ import annotations
+
+import numpy as np
+from mmaction.registry import TRANSFORMS
+from mmcv.transforms import BaseTransform
+
+from model.transforms.keys import WRISTS, require
+
+# Per-object features written by EncodeObjects, in this order.
+OBJECT_FEATURES = (
+    "center_x", "center_y", "width", "height",           # box relative to the body
+    "left_wrist_dx", "left_wrist_dy",                    # box centre minus left wrist
+    "right_wrist_dx", "right_wrist_dy",                  # box centre minus right wrist
+    "left_wrist_in_box_x", "left_wrist_in_box_y",        # wrist minus box centre, in box sizes
+    "right_wrist_in_box_x", "right_wrist_in_box_y",
+    "score", "left_wrist_seen", "right_wrist_seen",
+)
+# Wrist offsets in box sizes are clipped: beyond a few sizes only "far away" matters.
+_IN_BOX_LIMIT = 4.0
+NUM_OBJECT_FEATURES = len(OBJECT_FEATURES)
+
+
+@TRANSFORMS.register_module()
+class EncodeObjects(BaseTransform):
+    """Per frame and object slot, the features of ``OBJECT_FEATURES``.
+
+    Geometry is in body-scale units, except the wrist offsets measured in the box's own width
+    and height, for which |offset| < 0.5 means "the wrist is inside the box": for a large
+    object (a box to pack into) that is what matters, not the distance to its centre.
+    The object's class stays separate (``object_classes``, -1 = empty slot) for the model's
+    class embedding. Wrist offsets use the subject (person 0); where a wrist is missing its
+    offsets are 0 and its ``*_seen`` flag is 0. Empty slots are all zeros.
+
+    Required keys: ``keypoint`` (M, T, V, 2), ``keypoint_score`` (M, T, V), ``object_boxes``
+    (T, N, 4), ``object_classes`` (T, N), ``object_scores`` (T, N), ``body_scale``.
+    Added keys: ``objects`` (T, N, F) float32. Modified keys: ``object_classes`` (int64).
+    Removed keys: ``object_boxes``, ``object_scores``.
+    """
+
+    def __init__(self, min_score: float = 0.05):
+        self.min_score = min_score
+
+    def transform(self, results: dict) -> dict:
+        require(self, results, ("keypoint", "keypoint_score", "object_boxes", "object_classes",
+                                "object_scores", "body_scale"))
+        boxes = results.pop("object_boxes")
+        scores = results.pop("object_scores")
+        classes = results["object_classes"].astype(np.int64)
+        valid = (classes >= 0)[..., None]
+        center = (boxes[..., :2] + boxes[..., 2:]) / 2
+        size = boxes[..., 2:] - boxes[..., :2]
+        wrists = results["keypoint"][0][:, list(WRISTS)]                 # (T, 2, 2)
+        seen = (results["keypoint_score"][0][:, list(WRISTS)] > self.min_score)  # (T, 2)
+        offsets = center[:, :, None, :] - wrists[:, None, :, :]           # (T, N, 2, 2)
+        with np.errstate(divide="ignore", invalid="ignore"):            # empty slots: size 0
+            in_box = np.clip(-offsets / size[:, :, None, :], -_IN_BOX_LIMIT, _IN_BOX_LIMIT)
+        hidden = ~seen[:, None, :, None]
+        shape = (*center.shape[:2], 4)
+        offsets = np.where(hidden, 0.0, offsets).reshape(shape)
+        in_box = np.where(hidden | ~np.isfinite(in_box), 0.0, in_box).reshape(shape)
+        seen_flags = np.broadcast_to(seen[:, None, :], (*center.shape[:2], 2))
+        feats = np.concatenate([center, size, offsets, in_box, scores[..., None], seen_flags],
+                               -1)
+        results["objects"] = np.where(valid, feats, 0.0).astype(np.float32)
+        results["object_classes"] = classes
+        return results
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(min_score={self.min_score})"
+
+
+@TRANSFORMS.register_module()
+class FormatObjectInput(BaseTransform):
+    """Split the sampled frames into clips, as ``FormatGCNInput`` does for the pose.
+
+    Required keys: ``objects`` (nc * T, N, F), ``object_classes`` (nc * T, N),
+    ``num_clips`` (optional, default 1). Modified keys: ``objects`` -> (nc, T, N, F),
+    ``object_classes`` -> (nc, T, N).
+    """
+
+    def transform(self, results: dict) -> dict:
+        require(self, results, ("objects", "object_classes"))
+        num_clips = results.get("num_clips", 1)
+        objects, classes = results["objects"], results["object_classes"]
+        if objects.shape[0] % num_clips:
+            raise ValueError(f"{type(self).__name__}: {objects.shape[0]} frames do not split "
+                             f"into {num_clips} clips")
+        results["objects"] = np.ascontiguousarray(
+            objects.reshape(num_clips, -1, *objects.shape[1:]))
+        results["object_classes"] = np.ascontiguousarray(
+            classes.reshape(num_clips, -1, classes.shape[1]))
+        return results
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}()"

@@ -1,0 +1,79 @@
+"""Temporal transforms that keep the pose and object streams of a sample in sync.
+
+Frame sampling itself is MMAction2's ``UniformSampleFrames`` + ``PoseDecode``; ``ObjectDecode``
+applies the same ``frame_inds`` to the object arrays, so both streams see the same frames.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from mmaction.registry import TRANSFORMS
+from mmcv.transforms import BaseTransform
+
+from model.transforms.keys import require
+
+OBJECT_KEYS = ("object_boxes", "object_classes", "object_scores")
+TIME_MAJOR_POSE_KEYS = ("keypoint", "keypoint_score")  # (M, T, ...): time is axis 1
+
+
+@TRANSFORMS.register_module()
+class ObjectDecode(BaseTransform):
+    """Index the object arrays with the frame indices chosen for the pose.
+
+    Required keys: ``frame_inds``, ``object_boxes`` (T, N, 4), ``object_classes`` (T, N),
+    ``object_scores`` (T, N). Modified keys: the object arrays, now (len(frame_inds), N, ...).
+    Place it right after ``PoseDecode``.
+    """
+
+    def transform(self, results: dict) -> dict:
+        require(self, results, ("frame_inds",) + OBJECT_KEYS)
+        inds = results["frame_inds"] + results.get("offset", 0)
+        for key in OBJECT_KEYS:
+            results[key] = results[key][inds]
+        return results
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}()"
+
+
+@TRANSFORMS.register_module()
+class TemporalSpeedJitter(BaseTransform):
+    """Keep a random contiguous part of the sample, as a speed change of the motion.
+
+    ``UniformSampleFrames`` then stretches the part to ``clip_len`` frames, so keeping a
+    fraction r of the frames plays the motion 1/r times slower. Applied to pose and objects
+    alike, before sampling.
+
+    Required keys: ``keypoint``, ``keypoint_score``, object arrays, ``total_frames``.
+    Modified keys: those arrays and ``total_frames``.
+
+    Args:
+        ratio: range of the kept fraction of the frames.
+        prob: probability of applying the jitter to a sample.
+    """
+
+    def __init__(self, ratio: tuple[float, float] = (0.75, 1.0), prob: float = 1.0):
+        if not 0 < ratio[0] <= ratio[1] <= 1:
+            raise ValueError(f"ratio must satisfy 0 < low <= high <= 1, got {ratio}")
+        if not 0 <= prob <= 1:
+            raise ValueError(f"prob must be in [0, 1], got {prob}")
+        self.ratio = tuple(ratio)
+        self.prob = prob
+
+    def transform(self, results: dict) -> dict:
+        require(self, results, TIME_MAJOR_POSE_KEYS + OBJECT_KEYS + ("total_frames",))
+        total = results["total_frames"]
+        if np.random.rand() >= self.prob:
+            return results
+        keep = max(1, int(round(total * np.random.uniform(*self.ratio))))
+        start = np.random.randint(0, total - keep + 1)
+        span = slice(start, start + keep)
+        for key in TIME_MAJOR_POSE_KEYS:
+            results[key] = results[key][:, span]
+        for key in OBJECT_KEYS:
+            results[key] = results[key][span]
+        results["total_frames"] = keep
+        return results
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(ratio={self.ratio}, prob={self.prob})"

@@ -1,0 +1,40 @@
+"""Windows cut from the feature table, and the subject-first person order."""
+
+import numpy as np
+
+from model.datasets.window_dataset import FeatureTableDataset, subject_first_order, window_starts
+
+
+def test_window_starts_cover_the_span():
+    assert window_starts(10, 20, 5) == [0]
+    assert window_starts(20, 20, 5) == [0]
+    assert window_starts(47, 20, 10) == [0, 10, 20, 27]
+
+
+def test_subject_first_order_never_takes_a_passer_by_for_the_subject():
+    track_ids = np.array([[1, 2, -1], [2, -1, -1], [2, 1, -1], [5, 7, -1]])
+    subject = np.array([1, 1, 1, -1])
+    order = subject_first_order(track_ids, subject)
+    assert order[0].tolist() == [0, 1, 2]
+    assert order[1, 0] == 3          # subject absent: the padding slot, not track 2
+    assert order[2].tolist() == [1, 0, 2]
+    assert order[3, 0] == 0          # unlabelled frame: the largest person (slot 0)
+
+
+def test_segment_windows_and_sliding_windows(workcell_table):
+    segments = FeatureTableDataset(str(workcell_table), pipeline=[], split="train",
+                                   window_s=2.0, stride_s=1.0)
+    infos = [segments.get_data_info(i) for i in range(len(segments))]
+    fps = infos[0]["fps"]
+    assert all(i["label"] >= 0 for i in infos)
+    assert max(i["total_frames"] for i in infos) == round(2.0 * fps)
+    assert all(i["keypoint"].shape == (1, i["total_frames"], 17, 2) for i in infos)
+    assert all(i["object_boxes"].shape[0] == i["total_frames"] for i in infos)
+    assert segments.metainfo["classes"][0] == "idle"
+    video = next(i["video_id"] for i in infos if "seq" in i["video_id"])
+    sliding = FeatureTableDataset(str(workcell_table), pipeline=[], split="train",
+                                  mode="sliding", window_s=2.0, stride_s=1.0,
+                                  video_ids=[video])
+    ranges = [sliding.get_data_info(i)["frame_range"] for i in range(len(sliding))]
+    assert ranges[0][0] == 0 and ranges[-1][1] > ranges[-2][1]
+    assert {sliding.get_data_info(i)["video_id"] for i in range(len(sliding))} == {video}
