@@ -16,24 +16,24 @@ from model.datasets.annotation import AnnotationError, DatasetSpec, load_annotat
 from model.datasets.frame_rows import annotation_to_arrays
 
 
-def _spec(spec_json: dict) -> DatasetSpec:
-    return DatasetSpec(spec_json["name"], tuple(spec_json["action_classes"]),
-                       tuple(spec_json["object_classes"]))
+class _AnnotationReader:
+    """What both passes need: the class lists and the ingest options."""
+
+    def __init__(self, spec_json: dict, box_tolerance_px: float, max_persons: int,
+                 max_objects: int):
+        self.spec = DatasetSpec(spec_json["name"], tuple(spec_json["action_classes"]),
+                                tuple(spec_json["object_classes"]))
+        self.box_tolerance_px = box_tolerance_px
+        self.max_persons = max_persons
+        self.max_objects = max_objects
 
 
-class ValidateAnnotation:
+class ValidateAnnotation(_AnnotationReader):
     """Row ``{"path"}`` -> the file's video id, main label and problems (empty when valid).
 
     Also counts the detections that will not fit the table's person / object slots, so that
     the job can report what the chosen ``max_persons`` / ``max_objects`` leave out.
     """
-
-    def __init__(self, spec_json: dict, box_tolerance_px: float, max_persons: int,
-                 max_objects: int):
-        self.spec = _spec(spec_json)
-        self.box_tolerance_px = box_tolerance_px
-        self.max_persons = max_persons
-        self.max_objects = max_objects
 
     def __call__(self, row: dict) -> dict:
         path = row["path"]
@@ -63,15 +63,8 @@ def _main_label(doc: dict) -> str:
     return frames.most_common(1)[0][0]
 
 
-class AnnotationToRows:
+class AnnotationToRows(_AnnotationReader):
     """Batch of ``{"path", "split"}`` -> feature-table rows of those videos (one per frame)."""
-
-    def __init__(self, spec_json: dict, box_tolerance_px: float, max_persons: int,
-                 max_objects: int):
-        self.spec = _spec(spec_json)
-        self.box_tolerance_px = box_tolerance_px
-        self.max_persons = max_persons
-        self.max_objects = max_objects
 
     def __call__(self, batch: dict[str, np.ndarray]) -> pa.Table:
         tables = []

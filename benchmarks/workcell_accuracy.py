@@ -6,9 +6,10 @@ and training throughput with 1 and 2 Ray Train workers.
 Steps: generate the built-in dataset (seed 0) and ingest it unless present; check the test
 split against benchmarks/workcell_test_set.json (``--freeze`` records it instead); train and
 evaluate each model; time short training runs with 1 and 2 workers. Writes
-``<out>/accuracy.json``, ``<out>/throughput.json`` and per-model evaluation folders under
-``<out>/workcell/``; ``python -m benchmarks.performance_report`` turns them into
-docs/PERFORMANCE.md.
+``<out>/accuracy.json``, ``<out>/throughput.json`` and per-model evaluation reports in
+``<out>/workcell/<model>/``, and copies the fused model's package to models/workcell/ (the
+trained model shipped with the repository); ``python -m benchmarks.performance_report`` turns
+the results into docs/PERFORMANCE.md.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ MODELS = {
 }
 FUSION_VARIANTS = {"fused_concat": "fusion_concat_stgcnpp", "fused_late": "fusion_late_stgcnpp"}
 FROZEN = Path("benchmarks/workcell_test_set.json")
+SHIPPED = Path("models/workcell")
+RUNS = Path("outputs/benchmarks/workcell")   # checkpoints: not committed
 SEED = 0
 
 
@@ -76,13 +79,15 @@ def run_accuracy(table: Path, out: Path, models: dict[str, str]) -> dict:
     results_file = out / "accuracy.json"
     results = json.loads(results_file.read_text()) if results_file.exists() else {}
     for name, config in models.items():
-        work = out / "workcell" / name
-        metrics = train(f"{CONFIGS}/{config}.py", str(table), str(work / "run"),
-                        overwrite=True)
-        result = evaluate(work / "run" / "package", table, work / "eval",
+        work = RUNS / name
+        metrics = train(f"{CONFIGS}/{config}.py", str(table), str(work), overwrite=True)
+        result = evaluate(work / "package", table, out / "workcell" / name,
                           frozen_test_set=str(FROZEN))
         results[name] = accuracy_entry(metrics, result)
         results_file.write_text(json.dumps(results, indent=1) + "\n")
+        if name == "fused":
+            shutil.rmtree(SHIPPED, ignore_errors=True)
+            shutil.copytree(work / "package", SHIPPED)
         print(f"{name}: top1 {results[name]['top1']:.4f} macro-F1 {results[name]['macro_f1']:.4f}")
     return results
 
@@ -91,7 +96,7 @@ def run_throughput(table: Path, out: Path, epochs: int) -> dict:
     """Short fused runs with 1 worker x 2 CPUs and 2 workers x 1 CPU (same 2 cores)."""
     results = {}
     for workers, cpus in ((1, 2), (2, 1)):
-        work = out / "workcell" / f"throughput_{workers}w"
+        work = RUNS / f"throughput_{workers}w"
         started = time.perf_counter()
         metrics = train(f"{CONFIGS}/{MODELS['fused']}.py", str(table), str(work),
                         num_workers=workers, cpus_per_worker=cpus, overwrite=True,

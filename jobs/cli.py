@@ -14,8 +14,11 @@ def init_ray() -> None:
     """Join the cluster named by RAY_ADDRESS (set by `ray job submit`) or start a local one."""
     if ray.is_initialized():
         return
+    # Ray Train re-routes print() in its workers through a logger that shows each line twice
+    # on the console; the training loop's one progress line per epoch needs plain print().
     ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False,
-             configure_logging=True, logging_level="WARNING")
+             configure_logging=True, logging_level="WARNING",
+             runtime_env={"env_vars": {"RAY_TRAIN_ENABLE_PRINT_PATCH": "0"}})
 
 
 def write_report(stem: str | Path, data: dict[str, Any], markdown: str) -> None:

@@ -1,5 +1,7 @@
-"""Evaluate a model package on a split of a feature table; write JSON, Markdown and PNG.
+"""Evaluate a model package (or an ensemble of packages) and write JSON, Markdown and PNG.
 
+Data: a split of a Parquet feature table, or an MMAction2 2D skeleton .pkl (a user's own test
+clips; unpickling runs code from the file, so it needs ``--allow-pickle``).
 Reports top-1/top-5 accuracy, macro and per-class precision/recall/F1 (scikit-learn), the
 confusion matrix, and for untrimmed videos the frame-level accuracy of the action timeline.
 With ``--frozen-test-set`` the split's content checksum must match the recorded one before
@@ -8,6 +10,8 @@ anything is reported.
 Examples:
   python -m jobs.evaluate --package outputs/fused/package --table data/workcell/features \\
       --out outputs/fused/eval --frozen-test-set benchmarks/workcell_test_set.json
+  python -m jobs.evaluate --package models/penn_action --mmaction-pkl my_clips.pkl \\
+      --allow-pickle --out outputs/penn_eval
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +27,20 @@ import pyarrow.compute as pc
 from tqdm import tqdm
 
 from jobs.cli import write_report
-from model.datasets.feature_table import content_checksum, read_feature_table
+from jobs.ingest import ingest_mmaction_pkl
+from model.datasets.feature_table import content_checksum, read_feature_table, read_info
+from model.datasets.mmaction_pkl import load_skeleton_pkl
 from model.device import local_device
 from model.evaluation.metrics import classification_metrics, timeline_accuracy
 from model.evaluation.report import confusion_png, evaluation_markdown, timeline_png
-from model.training.builders import build_dataset, load_config
-from model.training.package import load_package
-from model.training.predict import predict_dataset
+from model.training.ensemble import (
+    ENSEMBLE_FILE,
+    combine,
+    is_ensemble,
+    load_ensemble,
+    predict_members,
+)
+from model.training.package import CLASSES, load_package
 
 
 class TestSetMismatch(RuntimeError):
@@ -54,13 +66,32 @@ def _untrimmed_videos(table: str | Path, split: str) -> list[str]:
     return sorted(grouped.filter(mask).column("video_id").to_pylist())
 
 
-def _timeline(package, table, split, videos: list[str], stride_s: float,
-              batch_size: int) -> tuple[dict, dict]:
-    cfg = load_config(package.folder / "config.py", table=table)
-    dataset = build_dataset(cfg, split, "test_pipeline", mode="sliding", stride_s=stride_s,
-                            video_ids=videos)
-    with tqdm(total=len(dataset), desc="timeline windows", unit="window") as bar:
-        scores, _, metas = predict_dataset(package.model, dataset, batch_size, bar.update)
+def _load(package_dir: str | Path) -> tuple[dict, dict[str, float], list[str]]:
+    """Member packages, their weights and the classes of a package or an ensemble folder."""
+    device = local_device()
+    if is_ensemble(package_dir):
+        ensemble = load_ensemble(package_dir, device)
+        return ensemble.members, ensemble.weights, ensemble.action_classes
+    package = load_package(package_dir, device)
+    return {"model": package}, {"model": 1.0}, package.action_classes
+
+
+def _classes(package_dir: str | Path) -> list[str]:
+    """The action classes of a package or ensemble, read without building the models."""
+    folder = Path(package_dir)
+    if is_ensemble(folder):
+        first = next(iter(json.loads((folder / ENSEMBLE_FILE).read_text())["members"].values()))
+        folder = folder / first
+    return json.loads((folder / CLASSES).read_text())["action_classes"]
+
+
+def _timeline(members, weights, table, split, videos: list[str], window_s: float,
+              stride_s: float, batch_size: int) -> tuple[dict, dict]:
+    with tqdm(desc="timeline windows", unit="window") as bar:
+        scores, _, metas = predict_members(members, table, split, batch_size, bar.update,
+                                           mode="sliding", window_s=window_s,
+                                           stride_s=stride_s, video_ids=videos)
+    scores = combine(scores, weights)
     rows, _ = read_feature_table(table, splits=[split], columns=["video_id", "label"])
     timelines, all_labels, all_preds = {}, [], []
     for video in videos:
@@ -76,44 +107,79 @@ def _timeline(package, table, split, videos: list[str], stride_s: float,
         all_labels.append(labels)
         all_preds.append(predictions)
     summary = timeline_accuracy(np.concatenate(all_labels), np.concatenate(all_preds))
-    summary.update(videos=len(videos), window_s=cfg.dataset.window_s, stride_s=stride_s)
+    summary.update(videos=len(videos), window_s=window_s, stride_s=stride_s)
     return summary, timelines
 
 
 def evaluate(package_dir: str | Path, table: str | Path, out: str | Path, *,
              split: str = "test", frozen_test_set: str | None = None, timeline: bool = True,
-             timeline_stride_s: float = 0.5, batch_size: int = 32) -> dict:
-    """Score ``split`` of ``table`` with the package; write metrics.json, report.md, PNGs."""
+             timeline_window_s: float = 1.5, timeline_stride_s: float = 0.25,
+             batch_size: int = 32, num_clips: int | None = None) -> dict:
+    """Score ``split`` of ``table``; write metrics.json, metrics.md and the PNGs to ``out``."""
     check = check_frozen(table, split, frozen_test_set) if frozen_test_set else "not requested"
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    package = load_package(package_dir, local_device())
-    cfg = load_config(package.folder / "config.py", table=table)
-    dataset = build_dataset(cfg, split, "test_pipeline")
-    if list(dataset.metainfo["classes"]) != package.action_classes:
-        raise ValueError(f"{table} classes {dataset.metainfo['classes']} differ from the "
-                         f"package's {package.action_classes}")
-    with tqdm(total=len(dataset), desc=f"{split} clips", unit="clip") as bar:
-        scores, labels, metas = predict_dataset(package.model, dataset, batch_size, bar.update)
-    clips = classification_metrics(labels, scores, package.action_classes)
+    members, weights, classes = _load(package_dir)
+    table_classes = list(read_info(table).action_classes)
+    if table_classes != classes:
+        raise ValueError(f"{table} classes {table_classes} differ from the model's {classes}")
+    with tqdm(desc=f"{split} clips", unit="clip") as bar:
+        member_scores, labels, metas = predict_members(members, table, split, batch_size,
+                                                       bar.update, num_clips=num_clips)
+    scores = combine(member_scores, weights)
+    clips = classification_metrics(labels, scores, classes)
+    cfg = next(iter(members.values())).cfg
     sampler = next(s for s in cfg.test_pipeline if s["type"] == "UniformSampleFrames")
     result = {"package": str(package_dir), "data": str(table), "split": split,
-              "test_set_check": check, "window_s": cfg.dataset.window_s,
-              "clip_len": sampler["clip_len"], "num_clips_per_window": sampler["num_clips"],
+              "test_set_check": check, "window_s": cfg.dataset.get("window_s"),
+              "clip_len": sampler["clip_len"],
+              "num_clips_per_window": num_clips or sampler["num_clips"],
               "clips": clips,
               "predictions": [{"video_id": m["video_id"], "frame_range": list(m["frame_range"]),
                                "label": int(y), "predicted": int(s.argmax())}
                               for m, y, s in zip(metas, labels, scores, strict=True)]}
-    confusion_png(clips["confusion_matrix"], package.action_classes,
-                  out / "confusion_matrix.png", f"{Path(package_dir).name}: {split}")
+    if len(members) > 1:
+        result["members"] = {name: {k: v for k, v in classification_metrics(
+            labels, member_scores[name], classes).items() if k not in ("per_class",
+                                                                        "confusion_matrix")}
+            for name in members}
+        result["weights"] = weights
+    confusion_png(clips["confusion_matrix"], classes, out / "confusion_matrix.png",
+                  f"{Path(package_dir).name}: {split}")
     videos = _untrimmed_videos(table, split) if timeline else []
     if videos:
-        result["timeline"], timelines = _timeline(package, table, split, videos,
-                                                  timeline_stride_s, batch_size)
+        result["timeline"], timelines = _timeline(members, weights, table, split, videos,
+                                                  timeline_window_s, timeline_stride_s,
+                                                  batch_size)
         result["timeline_videos"] = timelines
-        timeline_png({v: timelines[v] for v in videos[:6]}, package.action_classes,
-                     out / "timelines.png")
+        timeline_png({v: timelines[v] for v in videos[:6]}, classes, out / "timelines.png")
     write_report(out / "metrics", result, evaluation_markdown(result))
+    return result
+
+
+def evaluate_pkl(package_dir: str | Path, pkl: str | Path, out: str | Path, *,
+                 allow_pickle: bool, pkl_split: str | None = None, fps: float = 30.0,
+                 batch_size: int = 32, num_clips: int | None = None) -> dict:
+    """Ingest an MMAction2 skeleton .pkl (all clips, or those of ``pkl_split``) into a
+    temporary feature table and evaluate on it."""
+    classes = _classes(package_dir)
+    doc = load_skeleton_pkl(pkl, allow_pickle)
+    if pkl_split is not None:
+        if pkl_split not in doc.get("split", {}):
+            raise SystemExit(f"{pkl}: no split {pkl_split!r} (has {sorted(doc['split'])})")
+        ids = [str(i) for i in doc["split"][pkl_split]]
+    else:
+        ids = [str(r["frame_dir"]) for r in doc["annotations"] if isinstance(r, dict)]
+    with tempfile.TemporaryDirectory() as tmp:
+        split_file = Path(tmp) / "split.json"
+        split_file.write_text(json.dumps({"test": ids}))
+        report = ingest_mmaction_pkl(pkl, Path(tmp) / "features", classes=classes,
+                                     allow_pickle=allow_pickle, split_file=str(split_file),
+                                     fps=fps)
+        result = evaluate(package_dir, Path(tmp) / "features", out, split="test",
+                          timeline=False, batch_size=batch_size, num_clips=num_clips)
+    result["ingest"] = {"rejected": report.rejected, "notes": report.notes}
+    write_report(Path(out) / "metrics", result, evaluation_markdown(result))
     return result
 
 
@@ -121,25 +187,47 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m jobs.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--package", required=True, help="model package folder (jobs.train)")
-    p.add_argument("--table", required=True, help="Parquet feature table (jobs.ingest)")
-    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--table", help="Parquet feature table (jobs.ingest)")
+    src.add_argument("--mmaction-pkl", help="MMAction2 2D skeleton .pkl[.gz] to score")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"],
+                   help="split of --table")
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="allow unpickling --mmaction-pkl (runs code from the file)")
+    p.add_argument("--pkl-split", help="only the clips of this split of the .pkl")
+    p.add_argument("--fps", type=float, default=30.0, help="frame rate of the .pkl clips")
     p.add_argument("--out", required=True, help="report folder")
     p.add_argument("--frozen-test-set", help="JSON with the split's expected content_sha256")
     p.add_argument("--no-timeline", action="store_true", help="skip untrimmed-video timelines")
-    p.add_argument("--timeline-stride-s", type=float, default=0.5)
+    p.add_argument("--timeline-window-s", type=float, default=1.5)
+    p.add_argument("--timeline-stride-s", type=float, default=0.25)
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--num-clips", type=int,
+                   help="clips sampled per test window (default: the package's test pipeline)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        result = evaluate(args.package, args.table, args.out, split=args.split,
-                          frozen_test_set=args.frozen_test_set, timeline=not args.no_timeline,
-                          timeline_stride_s=args.timeline_stride_s, batch_size=args.batch_size)
+        if args.mmaction_pkl:
+            result = evaluate_pkl(args.package, args.mmaction_pkl, args.out,
+                                  allow_pickle=args.allow_pickle, pkl_split=args.pkl_split,
+                                  fps=args.fps, batch_size=args.batch_size,
+                                  num_clips=args.num_clips)
+        else:
+            result = evaluate(args.package, args.table, args.out, split=args.split,
+                              frozen_test_set=args.frozen_test_set,
+                              timeline=not args.no_timeline,
+                              timeline_window_s=args.timeline_window_s,
+                              timeline_stride_s=args.timeline_stride_s,
+                              batch_size=args.batch_size, num_clips=args.num_clips)
     except TestSetMismatch as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
+    except PermissionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     clips = result["clips"]
     print(f"{args.split}: top1 {clips['top1']:.4f}  top5 {clips['top5']:.4f}  "
           f"macro P/R/F1 {clips['macro_precision']:.4f}/{clips['macro_recall']:.4f}/"

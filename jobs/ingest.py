@@ -170,13 +170,13 @@ def ingest_mmaction_pkl(pkl_path: str | Path, out: str | Path, *, classes: list[
     _prepare_out(out, overwrite)
     report = IngestReport(out=str(out), source=str(pkl_path))
     valid: dict[str, dict] = {}
+    seen = Counter(str(r.get("frame_dir", "")) for r in doc["annotations"] if isinstance(r, dict))
     for i, record in enumerate(doc["annotations"]):
         issues = validate_record(record, i, str(pkl_path), len(classes))
         video_id = str(record.get("frame_dir", "")) if isinstance(record, dict) else ""
-        if not issues and video_id in valid:
+        if not issues and seen[video_id] > 1:
             issues = [AnnotationIssue(str(pkl_path), f"annotations[{i}].frame_dir",
-                                      f"duplicate frame_dir {video_id!r}")]
-            valid.pop(video_id)
+                                      f"frame_dir {video_id!r} appears {seen[video_id]} times")]
         if issues:
             report.rejected.append({"file": f"{pkl_path}#annotations[{i}]",
                                     "issues": [str(x) for x in issues]})
@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                 seed=args.seed, val_fraction=args.val_fraction,
                 test_fraction=args.test_fraction, fps=args.fps,
                 max_persons=args.max_persons or 2, overwrite=args.overwrite)
-    except (AnnotationError, PermissionError) as exc:
+    except (AnnotationError, PermissionError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(report.markdown())

@@ -17,10 +17,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import shutil
 import sys
 from pathlib import Path
 
+import pyarrow.fs as pafs
 import torch
 from mmengine.config import DictAction
 from mmengine.dataset import pseudo_collate
@@ -35,31 +35,47 @@ from model.training.export import export_onnx
 from model.training.loop import BEST_WEIGHTS_FILE, META_FILE, train_loop_per_worker
 from model.training.package import write_package
 
-RUN_NAME = "train"
 RUN_CONFIG = "train_config.py"  # the config a run started with, checked on --resume
 
 
-def _run_storage(work_dir: Path, storage_path: str | None, cfg, resume: bool,
-                 overwrite: bool) -> str:
-    """Where Ray Train keeps the run; a resumed run must have the config it started with."""
-    storage = storage_path or str(work_dir.resolve())
-    run_dir = Path(storage) / RUN_NAME
+def _run_location(work_dir: Path, storage_path: str | None) -> tuple[str, str]:
+    """(storage path, run name) for Ray Train: the run lives at <storage>/<name>.
+
+    Ray Train restores any run it finds there, so each work directory gets its own run: named
+    ``train`` inside the work directory, or after the work directory in shared storage.
+    """
+    if storage_path is None:
+        return str(work_dir.resolve()), "train"
+    return storage_path, work_dir.resolve().name
+
+
+def _storage(storage: str) -> tuple[pafs.FileSystem, str]:
+    if "://" in storage:
+        return pafs.FileSystem.from_uri(storage)
+    return pafs.LocalFileSystem(), str(Path(storage).resolve())
+
+
+def _prepare_run(work_dir: Path, storage: str, name: str, cfg, resume: bool,
+                 overwrite: bool) -> None:
+    """Check --resume / --overwrite against what is there; a resumed run keeps its config."""
+    fs, root = _storage(storage)
+    run_path = f"{root}/{name}"
+    run_exists = fs.get_file_info(run_path).type != pafs.FileType.NotFound
     started_with = work_dir / RUN_CONFIG
     if resume:
-        if not started_with.exists():
-            raise SystemExit(f"--resume: no earlier run in {work_dir}")
+        if not (started_with.exists() and run_exists):
+            raise SystemExit(f"--resume: no earlier run of {work_dir} in {storage}/{name}")
         if started_with.read_text() != cfg.pretty_text:
             raise SystemExit(f"--resume: the config differs from the one the run started with "
                              f"({started_with}); resume with the same config and options")
-        return storage
-    if started_with.exists() or ("://" not in storage and run_dir.exists()):
+        return
+    if started_with.exists() or run_exists:
         if not overwrite:
-            raise SystemExit(f"{work_dir} holds an earlier run: pass --resume to continue it or "
-                             "--overwrite to start again")
-        if "://" not in storage:
-            shutil.rmtree(run_dir, ignore_errors=True)
+            raise SystemExit(f"{work_dir} holds an earlier run ({storage}/{name}): pass --resume "
+                             "to continue it or --overwrite to start again")
+        if run_exists:
+            fs.delete_dir(run_path)
     started_with.write_text(cfg.pretty_text)
-    return storage
 
 
 def _example_inputs(cfg, model) -> dict[str, torch.Tensor]:
@@ -79,7 +95,8 @@ def train(config: str, table: str, work_dir: str, *, num_workers: int = 1,
     action_classes, object_classes = check_classes(cfg)
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    storage = _run_storage(work, storage_path, cfg, resume, overwrite)
+    storage, run_name = _run_location(work, storage_path)
+    _prepare_run(work, storage, run_name, cfg, resume, overwrite)
     init_ray()
     gpu = gpus_per_worker(gpus, num_workers)
     trainer = TorchTrainer(
@@ -89,7 +106,7 @@ def train(config: str, table: str, work_dir: str, *, num_workers: int = 1,
         scaling_config=ScalingConfig(num_workers=num_workers, use_gpu=gpu > 0,
                                      resources_per_worker={"CPU": cpus_per_worker,
                                                            "GPU": gpu}),
-        run_config=RunConfig(name=RUN_NAME, storage_path=storage,
+        run_config=RunConfig(name=run_name, storage_path=storage,
                              checkpoint_config=CheckpointConfig(num_to_keep=2),
                              logging_config=LoggingConfig(log_level="WARNING")))
     result = trainer.fit()

@@ -4,13 +4,13 @@ import pytest
 import ray
 
 import model  # noqa: F401  (must precede any mmaction import)
+from jobs.cli import init_ray
 
 
 @pytest.fixture(scope="session")
 def ray_local():
     """One real local Ray cluster for the whole session (starting one takes seconds)."""
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    init_ray()
     yield
     ray.shutdown()
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from model.datasets.annotation import AnnotationError, DatasetSpec, load_annotation
-from tests.factories import SPEC, annotation, modified
+from tests.factories import SPEC, annotation, modified, person
 
 
 def _issues(tmp_path, doc_or_text, name="bad.json"):
@@ -108,8 +108,24 @@ def test_overlapping_segments_and_unknown_track(tmp_path):
         {"start_frame": 0, "end_frame": 4, "label": "reach", "person_track_id": 9}])
     _, issues = _issues(tmp_path, doc)
     fields = {i.field: i.message for i in issues}
-    assert fields["segments[1]"] == "overlaps segments[0] for track 1"
+    assert fields["segments[1]"] == "overlaps segments[0]"
     assert fields["segments[2].person_track_id"] == "track 9 appears in no frame"
+
+
+def test_overlapping_segments_of_two_persons_are_refused(tmp_path):
+    doc = annotation("v1", frames=12, segments=[
+        {"start_frame": 0, "end_frame": 8, "label": "idle", "person_track_id": 1}])
+    doc["frames"][0]["persons"].append(person(2, 150, 60))
+    doc["segments"].append({"start_frame": 4, "end_frame": 12, "label": "reach",
+                            "person_track_id": 2})
+    _, issues = _issues(tmp_path, doc)
+    assert [(i.field, i.message) for i in issues] == [("segments[1]", "overlaps segments[0]")]
+
+
+def test_nan_detection_score(tmp_path):
+    text = json.dumps(annotation("v1")).replace('"score": 0.8', '"score": NaN', 1)
+    _, issues = _issues(tmp_path, text)
+    assert [(i.frame, i.field) for i in issues] == [(0, "frames[0].objects[0].score")]
 
 
 def test_frame_index_past_the_end_and_repeated(tmp_path):

@@ -19,7 +19,7 @@ from model.datasets.synthetic import (
     SAME_OBJECT_PAIRS,
     generate_dataset,
 )
-from model.datasets.synthetic.generator import load_config, plan_videos
+from model.datasets.synthetic.generator import GENERATOR_VERSION, load_config, plan_videos
 from model.datasets.synthetic.motions import PROGRAMS, Workspace
 from model.datasets.synthetic.objects import HELD, LYING
 from model.datasets.synthetic.scene import sample_operator, simulate_video
@@ -57,7 +57,8 @@ def test_every_annotation_is_valid(tiny_dataset):
     spec = DatasetSpec.load(tiny_dataset / "dataset.json")
     assert spec.action_classes == ACTION_CLASSES and spec.object_classes == OBJECT_CLASSES
     generator = json.loads((tiny_dataset / "dataset.json").read_text())["generator"]
-    assert (generator["name"], generator["version"], generator["seed"]) == ("workcell-synth", 1, 3)
+    assert (generator["name"], generator["version"], generator["seed"]) == (
+        "workcell-synth", GENERATOR_VERSION, 3)
     assert generator["config"]["operators"] == {"train": 2, "val": 1, "test": 1}
     for path in sorted(tiny_dataset.glob("annotations/*.json")):
         doc = load_annotation(path, spec)
@@ -87,9 +88,13 @@ def test_scale_multiplies_operators_in_every_split():
     tasks = plan_videos(load_config(DEFAULT_CONFIG), seed=0, scale=5)
     operators = {split: {t.operator for t in tasks if t.split == split}
                  for split in ("train", "val", "test")}
-    assert [len(operators[s]) for s in ("train", "val", "test")] == [60, 20, 20]
-    assert len(tasks) == 100 * (2 * len(ACTION_CLASSES) + 2)
-    assert tasks[0].video_id == "op00_clip000"
+    config = load_config(DEFAULT_CONFIG)
+    assert [len(operators[s]) for s in ("train", "val", "test")] == \
+        [5 * config["operators"][s] for s in ("train", "val", "test")]
+    videos_per_operator = (config["clips_per_class"] * len(ACTION_CLASSES)
+                           + config["sequences_per_operator"])
+    assert len(tasks) == 5 * sum(config["operators"].values()) * videos_per_operator
+    assert tasks[0].video_id == "op000_clip000"  # 300 operators: three digits
 
 
 def test_videos_match_their_annotations(tmp_path):
@@ -112,7 +117,8 @@ def test_videos_match_their_annotations(tmp_path):
 def test_cli_writes_a_dataset(tmp_path, capsys):
     config = tmp_path / "tiny.py"
     config.write_text(Path(DEFAULT_CONFIG).read_text()
-                      + "\noperators = dict(train=1, val=0, test=1)\nclips_per_class = 1\n")
+                      + "\noperators = dict(train=1, val=0, test=1)\nclips_per_class = 1\n"
+                          + "sequences_per_operator = 2\n")
     out = tmp_path / "out"
     assert make_dataset_main(["--out", str(out), "--config", str(config), "--no-video",
                               "--workers", "1", "--fps", "10", "--width", "160",

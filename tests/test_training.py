@@ -1,6 +1,7 @@
 """Ray Train with two CPU workers, checkpoint resume, the model package, export, evaluation."""
 
 import json
+import shutil
 
 import numpy as np
 import onnxruntime
@@ -11,6 +12,7 @@ from mmengine.dataset import pseudo_collate
 from jobs import evaluate, train
 from model.datasets.feature_table import content_checksum
 from model.training.builders import build_dataset, load_config
+from model.training.ensemble import write_ensemble
 from model.training.package import load_package
 
 pytestmark = pytest.mark.slow
@@ -113,8 +115,25 @@ def test_loaded_package_and_onnx_agree_on_test_clips(trained, workcell_table):
     cfg = load_config(work / "package" / "config.py", table=workcell_table)
     dataset = build_dataset(cfg, "test", "test_pipeline")
     batch = pseudo_collate([dataset[i] for i in range(3)])
-    expected = torch.stack([s.pred_score for s in package.model.test_step(batch)]).numpy()
+    with torch.no_grad():
+        predictions = package.model.test_step(batch)
+    expected = torch.stack([s.pred_score for s in predictions]).numpy()
     inputs = package.model.data_preprocessor(batch)["inputs"]
     session = onnxruntime.InferenceSession(str(work / "package" / "model.onnx"))
     got = session.run(None, {k: inputs[k].numpy() for k in package.input_spec["inputs"]})[0]
     np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_ensemble_of_packages_is_evaluated_like_a_package(trained, workcell_table, tmp_path):
+    work, _, _ = trained
+    for member in ("a", "b"):
+        shutil.copytree(work / "package", tmp_path / "ensemble" / member)
+    write_ensemble(tmp_path / "ensemble", {"a": "a", "b": "b"}, {"a": 1.0, "b": 3.0})
+    single = evaluate.evaluate(work / "package", workcell_table, tmp_path / "single",
+                               timeline=False, num_clips=1)
+    both = evaluate.evaluate(tmp_path / "ensemble", workcell_table, tmp_path / "both",
+                             timeline=False, num_clips=1)
+    assert both["clips"]["top1"] == single["clips"]["top1"]
+    assert both["members"]["a"]["top1"] == single["clips"]["top1"]
+    assert [p["predicted"] for p in both["predictions"]] == \
+        [p["predicted"] for p in single["predictions"]]

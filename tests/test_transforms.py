@@ -39,9 +39,10 @@ def sample(seed=0, shift=(0.0, 0.0), scale=1.0) -> dict:
     boxes[:, 1] = (np.array([100, 250, 140, 270]) * scale + np.tile(
         np.array([300, 200]) + shift, 2) - np.tile(np.array([300, 200]) * scale, 2))
     classes[:, 1] = 0
+    tracks = np.where(classes >= 0, np.array([7, 3, -1, -1]), -1).astype(np.int32)
     return dict(video_id="v", keypoint=kp[None], keypoint_score=score, object_boxes=boxes,
-                object_classes=classes, object_scores=np.where(classes >= 0, 0.8, 0.0
-                                                               ).astype(np.float32),
+                object_classes=classes, object_track_ids=tracks,
+                object_scores=np.where(classes >= 0, 0.8, 0.0).astype(np.float32),
                 total_frames=T, img_shape=(480, 640), label=3, start_index=0)
 
 
@@ -155,6 +156,7 @@ def test_noise_and_dropouts_change_what_they_should():
     assert (dropped["keypoint_score"] == 0).any()
     none = ObjectDropout(prob=1.0)(dict(noisy))
     assert (none["object_classes"] == -1).all() and (none["object_boxes"] == 0).all()
+    assert (none["object_track_ids"] == -1).all()
     injected = InjectFalseObjects(num_classes=8, prob=1.0)(none)
     assert ((injected["object_classes"] >= 0).sum(1) == 1).all()
     assert ((injected["object_scores"] >= 0.3) & (injected["object_scores"] <= 0.6)).sum() == T
@@ -171,6 +173,12 @@ def test_encode_and_format_objects():
     np.testing.assert_allclose(encoded["objects"][:, 0, 10:12], 0.0, atol=1e-5)  # in its box
     assert (np.abs(encoded["objects"][:, 1, 8:12]) > 0.5).all()  # the bench part: far away
     assert (encoded["objects"][:, 0, 12] == pytest.approx(0.8))
+    # The held tool (track 7) moves with the right wrist; the bench part (track 3) stays.
+    moving = encoded["objects"][:, 0]
+    assert (moving[1:10, 21] == 1).all() and moving[0, 21] == 0 and moving[10, 21] == 0
+    assert (np.abs(moving[1:10, 15:17]) > 0.01).any()
+    np.testing.assert_allclose(moving[1:10, 19:21], 0.0, atol=1e-5)     # minus right wrist
+    np.testing.assert_allclose(encoded["objects"][1:10, 1, 15:17], 0.0, atol=1e-5)
     out = FormatObjectInput()(encoded)
     assert out["objects"].shape == (3, 10, N, NUM_OBJECT_FEATURES)
     assert out["object_classes"].shape == (3, 10, N)

@@ -218,13 +218,19 @@ class _SemanticChecker:
                              f"{int(bad.any(axis=1).sum())} keypoint(s) with NaN or infinite "
                              "values", index)
                 self._check_box(person["box"], f"{pwhere}.box", index)
+                self._check_score(person.get("score", 1.0), f"{pwhere}.score", index)
             tracks |= frame_tracks
             for j, obj in enumerate(frame["objects"]):
                 owhere = f"{where}.objects[{j}]"
                 if obj["class"] not in self.object_classes:
                     self.add(f"{owhere}.class", f"unknown object class {obj['class']!r}", index)
                 self._check_box(obj["box"], f"{owhere}.box", index)
+                self._check_score(obj["score"], f"{owhere}.score", index)
         return tracks
+
+    def _check_score(self, score: float, field: str, frame: int) -> None:
+        if not math.isfinite(score):  # NaN passes the schema's minimum/maximum
+            self.add(field, f"score {score} is not a finite number", frame)
 
     def _check_box(self, box: list[float], field: str, frame: int) -> None:
         x1, y1, x2, y2 = box
@@ -244,7 +250,7 @@ class _SemanticChecker:
                 self.add("clip_label.person_track_id",
                          f"track {clip['person_track_id']} appears in no frame")
             return
-        spans: dict[int, list[tuple[int, int, int]]] = {}
+        spans: list[tuple[int, int, int]] = []
         for i, seg in enumerate(self.doc["segments"]):
             where = f"segments[{i}]"
             start, end = seg["start_frame"], seg["end_frame"]
@@ -257,12 +263,12 @@ class _SemanticChecker:
             if seg["person_track_id"] not in tracks:
                 self.add(f"{where}.person_track_id",
                          f"track {seg['person_track_id']} appears in no frame")
-            spans.setdefault(seg["person_track_id"], []).append((start, end, i))
-        for track, track_spans in spans.items():
-            track_spans.sort()
-            for (_, end_a, a), (start_b, _, b) in zip(track_spans, track_spans[1:], strict=False):
-                if start_b < end_a:
-                    self.add(f"segments[{b}]", f"overlaps segments[{a}] for track {track}")
+            spans.append((start, end, i))
+        # One action per frame: the feature table holds one label and one subject per frame.
+        spans.sort()
+        for (_, end_a, a), (start_b, _, b) in zip(spans, spans[1:], strict=False):
+            if start_b < end_a:
+                self.add(f"segments[{b}]", f"overlaps segments[{a}]")
 
     def _check_action(self, label: str, field: str) -> None:
         if label not in self.action_classes:

@@ -123,15 +123,16 @@ def read_feature_table(root: str | Path, splits: list[str] | None = None,
     info = read_info(root)
     dataset = _dataset(root)
     flt = pads.field("split").isin(splits) if splits else None
-    table = dataset.to_table(columns=columns, filter=flt)
-    sort_keys = [("video_id", "ascending"), ("frame_index", "ascending")]
-    if {"video_id", "frame_index"} <= set(table.column_names):
-        table = table.sort_by(sort_keys)
+    keys = ["video_id", "frame_index"]
+    wanted = None if columns is None else list(dict.fromkeys(keys + list(columns)))
+    table = dataset.to_table(columns=wanted, filter=flt).sort_by([(k, "ascending") for k in keys])
+    if columns is not None:
+        table = table.select(list(columns))
     return table, info
 
 
 def tensor_column(table: pa.Table, name: str) -> np.ndarray:
-    """A fixed-shape tensor column as one (rows, *shape) NumPy array, without copying chunks."""
+    """A fixed-shape tensor column as one (rows, *shape) NumPy array."""
     column = table.column(name).combine_chunks()
     return column.to_numpy_ndarray()
 

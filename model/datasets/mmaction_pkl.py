@@ -133,10 +133,20 @@ def _boxes_from_visible_joints(kp: np.ndarray, visible: np.ndarray) -> np.ndarra
 
 
 def pkl_split_of(doc: dict, split_map: dict[str, str]) -> dict[str, str]:
-    """frame_dir -> our split name, from the .pkl's own split dict renamed by ``split_map``."""
+    """frame_dir -> our split name, from the .pkl's own split dict.
+
+    Without ``split_map`` the .pkl's split names are used as they are; with one, only the
+    mapped splits are (NTU's .pkl holds both xsub_* and xview_* splits of the same clips).
+    A clip that lands in two different splits is an error: it would leak between them.
+    """
     out: dict[str, str] = {}
     for pkl_name, ids in doc.get("split", {}).items():
+        if split_map and pkl_name not in split_map:
+            continue
         ours = split_map.get(pkl_name, pkl_name)
-        for video_id in ids:
-            out[str(video_id)] = ours
+        for video_id in map(str, ids):
+            if out.get(video_id, ours) != ours:
+                raise ValueError(f"clip {video_id!r} is in split {out[video_id]!r} and in "
+                                 f"{ours!r} (from {pkl_name!r}); map only one split family")
+            out[video_id] = ours
     return out

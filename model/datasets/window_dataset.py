@@ -20,10 +20,11 @@ import pyarrow as pa
 from mmaction.datasets import BaseActionDataset
 from mmaction.registry import DATASETS
 
-from model.datasets.feature_table import read_feature_table, tensor_column
+from model.datasets.feature_table import read_feature_table, read_info, tensor_column
 
 _COLUMNS = ["video_id", "frame_index", "fps", "width", "height", "person_track_ids",
-            "keypoints", "keypoint_scores", "object_classes", "object_boxes", "object_scores",
+            "keypoints", "keypoint_scores", "object_track_ids", "object_classes", "object_boxes",
+            "object_scores",
             "subject_track_id", "label", "segment_index"]
 
 
@@ -64,6 +65,7 @@ class _Video:
         rows = np.arange(len(order))[:, None]
         self.keypoint = kp[rows, order].transpose(1, 0, 2, 3)          # (M, T, V, 2)
         self.keypoint_score = score[rows, order].transpose(1, 0, 2)     # (M, T, V)
+        self.object_track_ids = tensor_column(table, "object_track_ids")
         self.object_boxes = tensor_column(table, "object_boxes")
         self.object_classes = tensor_column(table, "object_classes").astype(np.int64)
         self.object_scores = tensor_column(table, "object_scores")
@@ -73,6 +75,7 @@ class _Video:
         return dict(video_id=self.video_id, frame_range=(start, end), label=int(label),
                     total_frames=end - start, img_shape=self.img_shape, fps=self.fps,
                     keypoint=self.keypoint[:, span], keypoint_score=self.keypoint_score[:, span],
+                    object_track_ids=self.object_track_ids[span],
                     object_boxes=self.object_boxes[span],
                     object_classes=self.object_classes[span],
                     object_scores=self.object_scores[span])
@@ -126,7 +129,7 @@ class FeatureTableDataset(BaseActionDataset):
         self.window_s, self.stride_s = window_s, stride_s
         self.num_person, self.min_frames = num_person, min_frames
         self.video_ids = None if video_ids is None else set(video_ids)
-        _, info = read_feature_table(ann_file, splits=[split], columns=["video_id"])
+        info = read_info(ann_file)
         kwargs.setdefault("metainfo", dict(classes=info.action_classes,
                                            object_classes=info.object_classes))
         super().__init__(ann_file, pipeline=pipeline, modality="Pose", **kwargs)
@@ -151,8 +154,7 @@ class FeatureTableDataset(BaseActionDataset):
 
     def _segment_windows(self, video: _Video) -> list[dict]:
         out = []
-        key = video.segment.astype(np.int64) * 100_000 + video.label
-        for start, end in _runs(key):
+        for start, end in _runs(video.segment):
             label = video.label[start]
             if label < 0 or end - start < self.min_frames:
                 continue

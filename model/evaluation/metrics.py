@@ -26,7 +26,10 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray,
         labels, predicted, labels=every_class, zero_division=0)
     macro_p, macro_r, macro_f1, _ = precision_recall_fscore_support(
         labels, predicted, labels=every_class, average="macro", zero_division=0)
-    top5 = top_k_accuracy_score(labels, scores, k=min(5, num_classes), labels=every_class)
+    # With at most 5 classes every label is among the 5 best (and scikit-learn's binary case
+    # expects 1-D scores).
+    top5 = 1.0 if num_classes <= 5 else top_k_accuracy_score(labels, scores, k=5,
+                                                               labels=every_class)
     confusion = confusion_matrix(labels, predicted, labels=every_class)
     present = support > 0
     return {

@@ -45,16 +45,19 @@ class ConcatFusion(BaseModule):
         return _as_head_input(torch.cat([pose, objects], dim=1))
 
 
-def time_encoding(length: int, dim: int, device: torch.device) -> torch.Tensor:
+def time_encoding(length: int, dim: int, device: torch.device,
+                  max_cycles: float = 16.0) -> torch.Tensor:
     """Sinusoidal encoding of the relative time (t + 0.5) / length, shape (length, dim).
 
     Relative time lets streams of different lengths (the pose stream is downsampled in time)
-    share one clock.
+    share one clock. Frequencies go geometrically from half a cycle to ``max_cycles`` cycles
+    per clip: faster ones would alias on the pose stream's few time steps.
     """
     t = (torch.arange(length, device=device, dtype=torch.float32) + 0.5) / length
-    freqs = torch.exp(torch.arange(0, dim, 2, device=device, dtype=torch.float32)
-                      * (math.log(1000.0) / dim)) * math.pi
-    angles = t[:, None] * freqs[None, :]
+    half = (dim + 1) // 2
+    cycles = 0.5 * (2 * max_cycles) ** (torch.arange(half, device=device, dtype=torch.float32)
+                                        / max(half - 1, 1))
+    angles = 2 * math.pi * t[:, None] * cycles[None, :]
     return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)[:, :dim]
 
 

@@ -7,16 +7,17 @@ functions, from MMEngine configs (model/configs/), with MMAction2's / MMEngine's
 from __future__ import annotations
 
 import copy
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from mmengine.config import Config, ConfigDict
-from mmengine.dataset import pseudo_collate
+from mmengine.dataset import pseudo_collate, worker_init_fn
 from mmengine.logging import MMLogger
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 from mmengine.registry import DefaultScope
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 import model.registry  # noqa: F401  (fills the registries the configs refer to)
 from model.datasets.feature_table import read_info
@@ -61,8 +62,10 @@ def dataset_labels(dataset) -> np.ndarray:
     return np.array([dataset.get_data_info(i)["label"] for i in range(len(dataset))])
 
 
-def class_weights(labels: np.ndarray, num_classes: int, power: float) -> list[float]:
-    """(N / (K * count_c)) ** power, normalised to mean 1; power 0 disables balancing."""
+def class_weights(labels: np.ndarray, num_classes: int, power: float) -> list[float] | None:
+    """(N / (K * count_c)) ** power, normalised to mean 1; None (no weights) for power 0."""
+    if power == 0:
+        return None
     counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
     if (counts == 0).any():
         missing = np.flatnonzero(counts == 0).tolist()
@@ -72,8 +75,14 @@ def class_weights(labels: np.ndarray, num_classes: int, power: float) -> list[fl
 
 
 def _set_loss_class_weights(node, weights: list[float]) -> None:
-    """Put ``class_weight`` in every CrossEntropyLoss config below ``node``."""
+    """Give every classification head below ``node`` a class-weighted cross-entropy.
+
+    Heads usually leave ``loss_cls`` to its default (MMAction2's ``CrossEntropyLoss``), so the
+    loss config is added where it is missing.
+    """
     if isinstance(node, dict):
+        if str(node.get("type", "")).endswith("Head"):
+            node.setdefault("loss_cls", dict(type="CrossEntropyLoss"))
         if node.get("type") == "CrossEntropyLoss":
             node["class_weight"] = weights
         for value in node.values():
@@ -100,17 +109,21 @@ def build_model(cfg: Config, weights: list[float] | None = None) -> torch.nn.Mod
 
 def build_dataloader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int,
                      num_workers: int = 0, world_size: int = 1, rank: int = 0) -> DataLoader:
-    """A loader with MMEngine's ``pseudo_collate`` (the data preprocessor stacks the batch)."""
-    if world_size > 1:
-        sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank,
-                                     shuffle=shuffle, seed=seed)
-    elif shuffle:
-        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
-    else:
-        sampler = None
+    """A loader with MMEngine's ``pseudo_collate`` (the data preprocessor stacks the batch).
+
+    Training loaders shard with a ``DistributedSampler`` (also for one worker) whose order
+    depends on (seed, epoch) only: call ``loader.sampler.set_epoch(epoch)`` every epoch, and a
+    resumed run shuffles as the uninterrupted one would. Loader processes are seeded with
+    MMEngine's ``worker_init_fn``.
+    """
+    sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True,
+                                 seed=seed) if shuffle else None
+    init = partial(worker_init_fn, num_workers=num_workers, rank=rank, seed=seed) \
+        if num_workers > 0 else None
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler,
                       num_workers=num_workers, collate_fn=pseudo_collate,
-                      persistent_workers=num_workers > 0, drop_last=False)
+                      worker_init_fn=init, persistent_workers=num_workers > 0,
+                      drop_last=False)
 
 
 def build_optimizer(cfg: Config, model: torch.nn.Module, use_amp: bool) -> OptimWrapper:

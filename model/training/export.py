@@ -38,7 +38,8 @@ def export_onnx(recognizer: nn.Module, example: dict[str, torch.Tensor],
     scorer = ClipScorer(recognizer.cpu().eval(), keys).eval()
     args = tuple(example[k].cpu() for k in keys)
     batch = torch.export.Dim("batch", min=1, max=1024)
-    torch.onnx.export(scorer, args, str(path), dynamo=True, input_names=list(keys),
+    torch.onnx.export(scorer, args, str(path), dynamo=True, external_data=False,
+                      input_names=list(keys),
                       output_names=["probs"],
                       dynamic_shapes=(tuple({0: batch} for _ in keys),),  # one *tensors arg
                       verbose=False)

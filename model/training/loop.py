@@ -15,18 +15,18 @@ fixed rows) would have to re-implement.
 from __future__ import annotations
 
 import json
-import random
+import logging
 import resource
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import ray.train
 import ray.train.torch
 import torch
 from mmengine.config import Config
 from mmengine.model import MMDistributedDataParallel
+from mmengine.runner import set_random_seed
 
 from model.evaluation.metrics import classification_metrics
 from model.training.builders import (
@@ -44,12 +44,6 @@ from model.training.predict import predict_dataset
 STATE_FILE = "state.pth"
 BEST_WEIGHTS_FILE = "best_model.pth"
 META_FILE = "meta.json"
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def _peak_memory_mb(device: torch.device) -> float:
@@ -78,9 +72,11 @@ class _TrainState:
             setattr(self, key, value)
 
 
-def _save_checkpoint(path: Path, model, optim_wrapper, schedulers, state: _TrainState) -> None:
+def _save_checkpoint(path: Path, model, optim_wrapper, schedulers, state: _TrainState,
+                     epoch_length: int) -> None:
     torch.save({"model": model.state_dict(), "optimizer": optim_wrapper.state_dict(),
-                "schedulers": [s.state_dict() for s in schedulers], "state": state.to_dict()},
+                "schedulers": [s.state_dict() for s in schedulers], "state": state.to_dict(),
+                "epoch_length": epoch_length},
                path / STATE_FILE)
     torch.save(state.best_weights, path / BEST_WEIGHTS_FILE)
     (path / META_FILE).write_text(json.dumps(
@@ -89,12 +85,18 @@ def _save_checkpoint(path: Path, model, optim_wrapper, schedulers, state: _Train
 
 
 def _restore(checkpoint: ray.train.Checkpoint, model, optim_wrapper, schedulers,
-             state: _TrainState) -> None:
+             state: _TrainState, epoch_length: int) -> None:
     with checkpoint.as_directory() as folder:
         # Plain containers of tensors and numbers only: safe with weights_only=True.
         saved = torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=True)
         state.best_weights = torch.load(Path(folder) / BEST_WEIGHTS_FILE, map_location="cpu",
                                         weights_only=True)
+    if saved["epoch_length"] != epoch_length:
+        # The schedules advance per iteration: another number of iterations per epoch (other
+        # batch size or number of workers) would not continue the same schedule.
+        raise ValueError(f"the checkpoint was made with {saved['epoch_length']} iterations per "
+                         f"epoch, this run has {epoch_length}: resume with the same batch size "
+                         "and number of workers")
     model.load_state_dict(saved["model"])
     optim_wrapper.load_state_dict(saved["optimizer"])
     for scheduler, sched_state in zip(schedulers, saved["schedulers"], strict=True):
@@ -120,16 +122,30 @@ def _train_one_epoch(wrapper, loader, optim_wrapper, schedulers) -> dict:
     return {key: value / batches for key, value in totals.items()}
 
 
+def _validate(model, val_set, batch_size: int, rank: int, world_size: int) -> dict:
+    """Rank 0 scores the validation split and shares the metrics, so that every worker takes
+    the same early-stopping decision (diverging decisions would hang DDP)."""
+    shared = [None]
+    if rank == 0:
+        scores, labels, _ = predict_dataset(model, val_set, batch_size)
+        shared[0] = classification_metrics(labels, scores, list(val_set.metainfo["classes"]))
+    if world_size > 1:
+        torch.distributed.broadcast_object_list(shared, src=0)
+    return shared[0]
+
+
 def train_loop_per_worker(config: dict) -> None:
     """Ray Train entry point. ``config``: ``cfg`` (the MMEngine config as a dict),
     ``cpus_per_worker``, ``epochs_this_run`` (None: up to ``max_epochs``; else stop after that
     many epochs, for time-boxed jobs that resume later)."""
+    # Ray Train logs every report at INFO level; the console gets our one line per epoch.
+    logging.getLogger("ray.train").setLevel(logging.WARNING)
     cfg = Config(config["cfg"])
     ctx = ray.train.get_context()
     rank, world_size = ctx.get_world_rank(), ctx.get_world_size()
     device = ray.train.torch.get_device()
     torch.set_num_threads(config["cpus_per_worker"])
-    seed_everything(cfg.seed)
+    set_random_seed(cfg.seed)
 
     train_set = build_dataset(cfg, "train", "train_pipeline")
     val_set = build_dataset(cfg, "val", "val_pipeline")
@@ -139,8 +155,7 @@ def train_loop_per_worker(config: dict) -> None:
     wrapper = model
     if world_size > 1:
         wrapper = MMDistributedDataParallel(
-            module=model, device_ids=[device.index] if device.type == "cuda" else None,
-            broadcast_buffers=False)
+            module=model, device_ids=[device.index] if device.type == "cuda" else None)
     optim_wrapper = build_optimizer(cfg, model, device.type == "cuda" and cfg.train_cfg.amp)
     loader = build_dataloader(train_set, cfg.train_cfg.batch_size, shuffle=True, seed=cfg.seed,
                               num_workers=cfg.train_cfg.num_workers, world_size=world_size,
@@ -149,7 +164,7 @@ def train_loop_per_worker(config: dict) -> None:
     state = _TrainState()
     checkpoint = ray.train.get_checkpoint()
     if checkpoint is not None:
-        _restore(checkpoint, model, optim_wrapper, schedulers, state)
+        _restore(checkpoint, model, optim_wrapper, schedulers, state, len(loader))
         if rank == 0:
             print(f"resumed after epoch {state.epoch} (best val macro-F1 {state.best_f1:.4f} "
                   f"at epoch {state.best_epoch})")
@@ -161,16 +176,12 @@ def train_loop_per_worker(config: dict) -> None:
         last_epoch = state.epoch  # the run had already stopped early
     for epoch in range(state.epoch, last_epoch):
         # Seeding from the epoch makes a resumed run draw what the uninterrupted one would.
-        seed_everything(cfg.seed * 1000 + epoch * 10 + rank)
-        if world_size > 1:
-            loader.sampler.set_epoch(epoch)
+        set_random_seed(cfg.seed * 1_000_003 + epoch * 1009 + rank)
+        loader.sampler.set_epoch(epoch)
         started = time.perf_counter()
         train_logs = _train_one_epoch(wrapper, loader, optim_wrapper, schedulers)
         train_seconds = time.perf_counter() - started
-        # Every worker scores the whole (small) validation set, so all of them reach the same
-        # early-stopping decision without exchanging messages.
-        scores, labels, _ = predict_dataset(model, val_set, cfg.val_cfg.batch_size)
-        val = classification_metrics(labels, scores, list(val_set.metainfo["classes"]))
+        val = _validate(model, val_set, cfg.val_cfg.batch_size, rank, world_size)
         state.epoch = epoch + 1
         improved = val["macro_f1"] > state.best_f1
         if improved:
@@ -198,7 +209,8 @@ def train_loop_per_worker(config: dict) -> None:
                   f"{'  *best*' if improved else ''}  ({metrics['epoch_seconds']:.1f} s, "
                   f"{metrics['train_clips_per_s']:.0f} clips/s)", flush=True)
             with tempfile.TemporaryDirectory() as folder:
-                _save_checkpoint(Path(folder), model, optim_wrapper, schedulers, state)
+                _save_checkpoint(Path(folder), model, optim_wrapper, schedulers, state,
+                                 len(loader))
                 ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
         else:
             ray.train.report(metrics, checkpoint=None)

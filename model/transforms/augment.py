@@ -13,6 +13,7 @@ from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
 from model.transforms.keys import LEFT_JOINTS, RIGHT_JOINTS, require
+from model.transforms.temporal import OBJECT_KEYS
 
 NORMALISED = ("body_scale",)  # added by PersonCentricNormalize
 
@@ -163,17 +164,19 @@ class JointDropout(BaseTransform):
 class ObjectDropout(BaseTransform):
     """Missed detections: each object detection is removed with probability ``prob``.
 
-    Required keys: ``object_boxes``, ``object_classes``, ``object_scores``.
-    Modified keys: the three of them (removed slots: class -1, zero box and score).
+    Required keys: ``object_boxes``, ``object_classes``, ``object_scores``,
+    ``object_track_ids``. Modified keys: the four of them (removed slots: class and track -1,
+    zero box and score).
     """
 
     def __init__(self, prob: float = 0.1):
         self.prob = _check_prob(prob)
 
     def transform(self, results: dict) -> dict:
-        require(self, results, ("object_boxes", "object_classes", "object_scores"))
+        require(self, results, OBJECT_KEYS)
         drop = np.random.rand(*results["object_classes"].shape) < self.prob
         results["object_classes"] = np.where(drop, -1, results["object_classes"])
+        results["object_track_ids"] = np.where(drop, -1, results["object_track_ids"])
         results["object_scores"] = np.where(drop, 0.0, results["object_scores"]
                                             ).astype(np.float32)
         results["object_boxes"] = np.where(drop[..., None], 0.0, results["object_boxes"]
@@ -187,10 +190,10 @@ class ObjectDropout(BaseTransform):
 @TRANSFORMS.register_module()
 class InjectFalseObjects(BaseTransform):
     """False detections: with probability ``prob`` per frame, a random object fills an empty
-    slot somewhere around the body.
+    slot somewhere around the body (untracked: a detector's false positives rarely persist).
 
-    Required keys: ``object_boxes``, ``object_classes``, ``object_scores``, ``body_scale``.
-    Modified keys: the three object arrays.
+    Required keys: ``object_boxes``, ``object_classes``, ``object_scores``,
+    ``object_track_ids``, ``body_scale``. Modified keys: the object arrays.
 
     Args:
         num_classes: number of object classes to draw from.
@@ -211,8 +214,7 @@ class InjectFalseObjects(BaseTransform):
         self.score = tuple(score)
 
     def transform(self, results: dict) -> dict:
-        require(self, results, ("object_boxes", "object_classes", "object_scores")
-                + NORMALISED)
+        require(self, results, OBJECT_KEYS + NORMALISED)
         classes = results["object_classes"].copy()
         boxes = results["object_boxes"].copy()
         scores = results["object_scores"].copy()
@@ -220,7 +222,7 @@ class InjectFalseObjects(BaseTransform):
             empty = np.flatnonzero(classes[t] < 0)
             if empty.size == 0:
                 continue
-            slot = empty[0]
+            slot = empty[0]  # its track id is already -1 (empty slot)
             center = np.random.uniform(-self.extent, self.extent, 2)
             half = np.random.uniform(*self.size, 2) / 2
             boxes[t, slot] = np.concatenate([center - half, center + half])

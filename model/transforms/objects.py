@@ -16,6 +16,10 @@ OBJECT_FEATURES = (
     "left_wrist_in_box_x", "left_wrist_in_box_y",        # wrist minus box centre, in box sizes
     "right_wrist_in_box_x", "right_wrist_in_box_y",
     "score", "left_wrist_seen", "right_wrist_seen",
+    "velocity_x", "velocity_y",                          # since the previous sampled frame
+    "velocity_minus_left_wrist_x", "velocity_minus_left_wrist_y",
+    "velocity_minus_right_wrist_x", "velocity_minus_right_wrist_y",
+    "tracked",                                           # same track in the previous frame
 )
 # Wrist offsets in box sizes are clipped: beyond a few sizes only "far away" matters.
 _IN_BOX_LIMIT = 4.0
@@ -29,14 +33,22 @@ class EncodeObjects(BaseTransform):
     Geometry is in body-scale units, except the wrist offsets measured in the box's own width
     and height, for which |offset| < 0.5 means "the wrist is inside the box": for a large
     object (a box to pack into) that is what matters, not the distance to its centre.
+
+    Velocities need the detector's track ids: an object whose track was in the previous
+    sampled frame of the same clip gets its box centre's displacement, and that displacement
+    minus each wrist's; an object carried in a hand moves with that wrist (relative velocity
+    near 0 while the wrist moves), an object lying on the bench does not. Untracked objects
+    (track -1), first frames and hidden wrists get zeros and ``tracked`` 0.
+
     The object's class stays separate (``object_classes``, -1 = empty slot) for the model's
     class embedding. Wrist offsets use the subject (person 0); where a wrist is missing its
     offsets are 0 and its ``*_seen`` flag is 0. Empty slots are all zeros.
 
     Required keys: ``keypoint`` (M, T, V, 2), ``keypoint_score`` (M, T, V), ``object_boxes``
-    (T, N, 4), ``object_classes`` (T, N), ``object_scores`` (T, N), ``body_scale``.
+    (T, N, 4), ``object_classes`` (T, N), ``object_scores`` (T, N), ``object_track_ids``
+    (T, N), ``body_scale``. Optional keys: ``num_clips`` (clips are T / num_clips frames each).
     Added keys: ``objects`` (T, N, F) float32. Modified keys: ``object_classes`` (int64).
-    Removed keys: ``object_boxes``, ``object_scores``.
+    Removed keys: ``object_boxes``, ``object_scores``, ``object_track_ids``.
     """
 
     def __init__(self, min_score: float = 0.05):
@@ -44,9 +56,10 @@ class EncodeObjects(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         require(self, results, ("keypoint", "keypoint_score", "object_boxes", "object_classes",
-                                "object_scores", "body_scale"))
+                                "object_scores", "object_track_ids", "body_scale"))
         boxes = results.pop("object_boxes")
         scores = results.pop("object_scores")
+        tracks = results.pop("object_track_ids")
         classes = results["object_classes"].astype(np.int64)
         valid = (classes >= 0)[..., None]
         center = (boxes[..., :2] + boxes[..., 2:]) / 2
@@ -61,14 +74,37 @@ class EncodeObjects(BaseTransform):
         offsets = np.where(hidden, 0.0, offsets).reshape(shape)
         in_box = np.where(hidden | ~np.isfinite(in_box), 0.0, in_box).reshape(shape)
         seen_flags = np.broadcast_to(seen[:, None, :], (*center.shape[:2], 2))
-        feats = np.concatenate([center, size, offsets, in_box, scores[..., None], seen_flags],
-                               -1)
+        motion = _track_motion(center, tracks, wrists, seen, results.get("num_clips", 1))
+        feats = np.concatenate([center, size, offsets, in_box, scores[..., None], seen_flags,
+                                motion], -1)
         results["objects"] = np.where(valid, feats, 0.0).astype(np.float32)
         results["object_classes"] = classes
         return results
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(min_score={self.min_score})"
+
+
+def _track_motion(center: np.ndarray, tracks: np.ndarray, wrists: np.ndarray,
+                  seen: np.ndarray, num_clips: int) -> np.ndarray:
+    """(T, N, 7): velocity, velocity minus each wrist's, tracked flag (see EncodeObjects)."""
+    num_frames, num_slots = tracks.shape
+    out = np.zeros((num_frames, num_slots, 7), np.float32)
+    # Pairs (t, t - 1) inside one clip: a clip's first frame has no predecessor.
+    t = np.arange(1, num_frames)
+    t = t[t % (num_frames // num_clips) != 0]
+    same = (tracks[t][:, :, None] == tracks[t - 1][:, None, :]) & (tracks[t][:, :, None] >= 0)
+    found = same.any(-1)                                               # (P, N)
+    previous = center[t - 1][np.arange(len(t))[:, None], same.argmax(-1)]
+    velocity = np.where(found[..., None], center[t] - previous, 0.0)   # (P, N, 2)
+    wrist_velocity = wrists[t] - wrists[t - 1]                         # (P, 2, 2)
+    wrist_ok = seen[t] & seen[t - 1]                                   # (P, 2)
+    relative = velocity[:, :, None, :] - wrist_velocity[:, None, :, :]  # (P, N, 2, 2)
+    relative = np.where(found[..., None, None] & wrist_ok[:, None, :, None], relative, 0.0)
+    out[t, :, 0:2] = velocity
+    out[t, :, 2:6] = relative.reshape(len(t), num_slots, 4)
+    out[t, :, 6] = found
+    return out
 
 
 @TRANSFORMS.register_module()

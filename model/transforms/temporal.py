@@ -12,7 +12,7 @@ from mmcv.transforms import BaseTransform
 
 from model.transforms.keys import require
 
-OBJECT_KEYS = ("object_boxes", "object_classes", "object_scores")
+OBJECT_KEYS = ("object_boxes", "object_classes", "object_scores", "object_track_ids")
 TIME_MAJOR_POSE_KEYS = ("keypoint", "keypoint_score")  # (M, T, ...): time is axis 1
 
 
@@ -21,7 +21,8 @@ class ObjectDecode(BaseTransform):
     """Index the object arrays with the frame indices chosen for the pose.
 
     Required keys: ``frame_inds``, ``object_boxes`` (T, N, 4), ``object_classes`` (T, N),
-    ``object_scores`` (T, N). Modified keys: the object arrays, now (len(frame_inds), N, ...).
+    ``object_scores`` (T, N), ``object_track_ids`` (T, N). Modified keys: the object arrays,
+    now (len(frame_inds), N, ...).
     Place it right after ``PoseDecode``.
     """
 

@@ -9,7 +9,7 @@ video = dict(fps=15, width=480, height=360)
 # Operators per split; --scale multiplies every count. Splits are by operator.
 operators = dict(train=36, val=12, test=12)
 clips_per_class = 2            # trimmed clips per operator and action class
-sequences_per_operator = 2     # untrimmed videos per operator
+sequences_per_operator = 4     # untrimmed videos per operator
 actions_per_sequence = (3, 5)  # non-idle actions, idle gaps between and around them
 action_seconds = (2.5, 4.0)    # one action at speed 1; divided by the video's speed
 clip_seconds = (2.5, 5.0)      # a trimmed clip is one action, its length clamped to this range
@@ -84,7 +84,7 @@ bench = dict(
 motions = dict(
     idle=dict(drift_m=(0.005, 0.02), drift_hz=(0.1, 0.4)),
     hand_above_surface_m=0.04,
-    target_gap_m=0.2,                 # an action's bench spot keeps this far from objects there
+    target_gap_m=0.35,                # an action's bench spot keeps this far from objects there
     target_tries=8,
     reach=dict(
         times=(0.0, 0.1, 0.38, 0.48, 0.62, 0.74, 0.94, 1.0),
@@ -147,7 +147,7 @@ pose_noise = dict(
 
 detector_noise = dict(
     miss_prob=0.05,
-    held_part_miss_prob=0.35,         # the hand hides most of a small part
+    held_part_miss_prob=0.25,         # the hand often hides a small part
     held_tool_miss_prob=0.1,
     box_jitter_frac=0.05,             # sigma per coordinate, fraction of the box size
     box_jitter_px=0.5,

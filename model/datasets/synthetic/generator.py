@@ -29,7 +29,7 @@ from model.datasets.synthetic.render import render_video
 from model.datasets.synthetic.scene import sample_operator, simulate_video
 
 GENERATOR_NAME = "workcell-synth"
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "data" / "workcell_synth.py"
 # Independent random streams derived from the seed.
 _STREAM_SPLITS, _STREAM_OPERATOR, _STREAM_CLIP_ORDER, _STREAM_VIDEO = range(4)
