@@ -91,7 +91,8 @@ def train(config: str, table: str, work_dir: str, *, num_workers: int = 1,
           overwrite: bool = False, storage_path: str | None = None,
           options: dict | None = None, epochs_this_run: int | None = None) -> dict:
     """Train, then package the best epoch; returns the package's metrics."""
-    cfg = load_config(config, table=table, options=options)
+    # Ray Train workers run in their own working directory: hand them an absolute path.
+    cfg = load_config(config, table=Path(table).resolve(), options=options)
     action_classes, object_classes = check_classes(cfg)
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
