@@ -111,6 +111,11 @@ def penn_section() -> list[str]:
         f"class with seed 0 and frozen in `{penn['split_file']}`; never trained on (the official "
         "test split is not distributed with the project). Device: "
         f"{penn['device']}.", "",
+        "How to read it: the validation clips are a random, class-stratified part of the "
+        "official training split, and the models train on the rest of it; the project's "
+        "reference figure (MMAction2's ST-GCN++ joint stream trained on the whole training split:"
+        " 95.5 % top-1) is on the official test split, which is not available here. The two "
+        "splits differ, so the figures below are not directly comparable with it.", "",
         f"**Best configuration: {val['configuration']}** — top-1 {_pct(val['top1'])}, top-5 "
         f"{_pct(val['top5'])}, macro F1 {_pct(val['macro_f1'])}, mean class accuracy "
         f"{_pct(val['mean_class_accuracy'])}.", "",
