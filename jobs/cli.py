@@ -16,8 +16,10 @@ def init_ray() -> None:
         return
     # Ray Train re-routes print() in its workers through a logger that shows each line twice
     # on the console; the training loop's one progress line per epoch needs plain print().
-    ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False,
-             configure_logging=True, logging_level="WARNING",
+    # The dashboard stays on: Ray Train's placement-group cleaner polls the state API it
+    # serves, and without it logs a warning every second of a training run.
+    ray.init(address=os.environ.get("RAY_ADDRESS"), configure_logging=True,
+             logging_level="WARNING",
              runtime_env={"env_vars": {"RAY_TRAIN_ENABLE_PRINT_PATCH": "0"}})
 
 
