@@ -66,6 +66,19 @@ def workcell_section() -> list[str]:
             f"{_pct(m['macro_precision'])} | {_pct(m['macro_recall'])} | {_pct(m['macro_f1'])} "
             f"| {_pct(m.get('timeline_frame_accuracy'))} | {m['num_test_clips']} | "
             f"{m['train_clips_per_s']:.0f} |")
+    fused = accuracy.get("fused")
+    gaps = [f"{NAMES[k]} is {100 * (fused['top1'] - accuracy[k]['top1']):.1f} points of top-1 "
+            f"below it" for k in ("pose_only", "object_only") if fused and k in accuracy]
+    if gaps:
+        lines += ["", "Neither stream alone separates the classes: " + "; ".join(gaps) + ". By "
+                  "construction ([data format](data-format.md)), some class pairs share the "
+                  "body motion and differ only in the object handled, others share the object "
+                  "and differ only in the motion; the per-class tables below show where each "
+                  "stream fails."]
+    lines += ["", "The timeline frame accuracy scores every frame of the untrimmed test videos "
+              "(idle gaps and transitions included) with sliding 1.5 s windows; it is lower than "
+              "clip accuracy because training windows never cross a segment boundary, so frames "
+              "near a change of action are scored from windows that mix two actions."]
     lines += ["", "Training: best epoch by validation macro-F1 "
               + ", ".join(f"{k} {accuracy[k]['best_epoch']}/{accuracy[k]['epochs_run']}"
                           for k in accuracy) + " (epochs run, early stopping included).", ""]
