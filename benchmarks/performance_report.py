@@ -74,7 +74,10 @@ def workcell_section() -> list[str]:
                   "construction ([data format](data-format.md)), some class pairs share the "
                   "body motion and differ only in the object handled, others share the object "
                   "and differ only in the motion; the per-class tables below show where each "
-                  "stream fails."]
+                  "stream fails. The object stream comes closer than the pose stream because "
+                  "each object is encoded relative to the wrists, so an object in the hand "
+                  "carries the hand's motion; it is weakest where the hand is empty or the part "
+                  "is hidden in it (reach, pick, place, pack)."]
     lines += ["", "The timeline frame accuracy scores every frame of the untrimmed test videos "
               "(idle gaps and transitions included) with sliding 1.5 s windows; it is lower than "
               "clip accuracy because training windows never cross a segment boundary, so frames "
