@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
 import ray
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def init_ray() -> None:
@@ -16,11 +23,19 @@ def init_ray() -> None:
         return
     # Ray Train re-routes print() in its workers through a logger that shows each line twice
     # on the console; the training loop's one progress line per epoch needs plain print().
-    # The dashboard stays on: Ray Train's placement-group cleaner polls the state API it
-    # serves, and without it logs a warning every second of a training run.
-    ray.init(address=os.environ.get("RAY_ADDRESS"), configure_logging=True,
-             logging_level="WARNING",
-             runtime_env={"env_vars": {"RAY_TRAIN_ENABLE_PRINT_PATCH": "0"}})
+    env_vars = {"RAY_TRAIN_ENABLE_PRINT_PATCH": "0"}
+    address = os.environ.get("RAY_ADDRESS")
+    dashboard = {}
+    if not address:
+        # Ray Train's placement-group cleaner asks the state API (served by the dashboard)
+        # whether the training controller still lives. Without an address it asks the newest
+        # Ray instance on the machine, so a second local job (a test run, another training)
+        # would make it tear down this job's workers; point it at this instance's dashboard.
+        port = _free_port()
+        dashboard = {"dashboard_host": "127.0.0.1", "dashboard_port": port}
+        env_vars["RAY_API_SERVER_ADDRESS"] = f"http://127.0.0.1:{port}"
+    ray.init(address=address, configure_logging=True, logging_level="WARNING",
+             runtime_env={"env_vars": env_vars}, **dashboard)
 
 
 def write_report(stem: str | Path, data: dict[str, Any], markdown: str) -> None:
