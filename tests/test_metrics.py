@@ -20,17 +20,28 @@ def test_classification_metrics_match_hand_computed_values():
     assert m["num_clips"] == 6
     assert m["top1"] == pytest.approx(4 / 6)
     assert m["top5"] == pytest.approx(1.0)
-    # Per class: a: P 2/2 R 2/3; b: P 1/2 R 1/2; c: P 1/2 R 1/1; d, e, f: no samples -> 0.
+    # Per class: a: P 2/2 R 2/3; b: P 1/2 R 1/2; c: P 1/2 R 1/1; d, e, f: neither labelled nor
+    # predicted -> 0 in the table, left out of the macro averages.
     assert m["per_class"]["a"] == {"precision": 1.0, "recall": pytest.approx(2 / 3),
                                    "f1": pytest.approx(0.8), "support": 3}
     assert m["per_class"]["b"]["f1"] == pytest.approx(0.5)
     assert m["per_class"]["c"]["f1"] == pytest.approx(2 / 3)
-    assert m["macro_precision"] == pytest.approx((1 + 0.5 + 0.5) / 6)
-    assert m["macro_recall"] == pytest.approx((2 / 3 + 0.5 + 1) / 6)
-    assert m["macro_f1"] == pytest.approx((0.8 + 0.5 + 2 / 3) / 6)
+    assert m["macro_precision"] == pytest.approx((1 + 0.5 + 0.5) / 3)
+    assert m["macro_recall"] == pytest.approx((2 / 3 + 0.5 + 1) / 3)
+    assert m["macro_f1"] == pytest.approx((0.8 + 0.5 + 2 / 3) / 3)
     assert m["mean_class_accuracy"] == pytest.approx((2 / 3 + 0.5 + 1) / 3)
     assert m["confusion_matrix"][0] == [2, 1, 0, 0, 0, 0]
     assert m["confusion_matrix"][1] == [0, 1, 1, 0, 0, 0]
+
+
+def test_a_predicted_class_without_samples_counts_in_the_macro_averages():
+    scores = np.full((2, 6), 0.01)
+    scores[[0, 1], [0, 3]] = 0.9        # both are class a; the second is called d
+    m = classification_metrics(np.array([0, 0]), scores, CLASSES)
+    # a: P 1/1 R 1/2 F1 2/3; d: P 0 R 0 F1 0 (no samples); b, c, e, f: left out.
+    assert m["macro_precision"] == pytest.approx(0.5)
+    assert m["macro_recall"] == pytest.approx(0.25)
+    assert m["macro_f1"] == pytest.approx(1 / 3)
 
 
 def test_top5_counts_the_true_class_among_the_five_best():

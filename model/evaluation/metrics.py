@@ -16,8 +16,10 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray,
     """Top-1/top-5 accuracy, macro and per-class precision/recall/F1, confusion matrix.
 
     ``scores`` are (N, K) class probabilities (or any monotone scores), ``labels`` (N,) ints.
-    Classes without test samples count as 0 in the macro averages (``zero_division=0``), as
-    scikit-learn does.
+    Macro averages run over the classes that occur in the labels or the predictions (what
+    scikit-learn does when not given the label list), so scoring a test set that holds only
+    some of the classes does not count the absent ones as failures; a class predicted but
+    absent still counts, with precision 0.
     """
     num_classes = len(classes)
     every_class = np.arange(num_classes)
@@ -25,7 +27,7 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray,
     precision, recall, f1, support = precision_recall_fscore_support(
         labels, predicted, labels=every_class, zero_division=0)
     macro_p, macro_r, macro_f1, _ = precision_recall_fscore_support(
-        labels, predicted, labels=every_class, average="macro", zero_division=0)
+        labels, predicted, average="macro", zero_division=0)
     # With at most 5 classes every label is among the 5 best (and scikit-learn's binary case
     # expects 1-D scores).
     top5 = 1.0 if num_classes <= 5 else top_k_accuracy_score(labels, scores, k=5,
