@@ -114,8 +114,11 @@ def _timeline(members, weights, table, split, videos: list[str], window_s: float
 def evaluate(package_dir: str | Path, table: str | Path, out: str | Path, *,
              split: str = "test", frozen_test_set: str | None = None, timeline: bool = True,
              timeline_window_s: float = 1.5, timeline_stride_s: float = 0.25,
-             batch_size: int = 32, num_clips: int | None = None) -> dict:
-    """Score ``split`` of ``table``; write metrics.json, metrics.md and the PNGs to ``out``."""
+             batch_size: int = 32, num_clips: int | None = None,
+             extra: dict | None = None) -> dict:
+    """Score ``split`` of ``table``; write metrics.json, metrics.md and the PNGs to ``out``.
+
+    ``extra`` entries are added to the result (and so to metrics.json) as they are."""
     check = check_frozen(table, split, frozen_test_set) if frozen_test_set else "not requested"
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -153,6 +156,7 @@ def evaluate(package_dir: str | Path, table: str | Path, out: str | Path, *,
                                                   batch_size)
         result["timeline_videos"] = timelines
         timeline_png({v: timelines[v] for v in videos[:6]}, classes, out / "timelines.png")
+    result.update(extra or {})
     write_report(out / "metrics", result, evaluation_markdown(result))
     return result
 
@@ -176,11 +180,9 @@ def evaluate_pkl(package_dir: str | Path, pkl: str | Path, out: str | Path, *,
         report = ingest_mmaction_pkl(pkl, Path(tmp) / "features", classes=classes,
                                      allow_pickle=allow_pickle, split_file=str(split_file),
                                      fps=fps)
-        result = evaluate(package_dir, Path(tmp) / "features", out, split="test",
-                          timeline=False, batch_size=batch_size, num_clips=num_clips)
-    result["ingest"] = {"rejected": report.rejected, "notes": report.notes}
-    write_report(Path(out) / "metrics", result, evaluation_markdown(result))
-    return result
+        return evaluate(package_dir, Path(tmp) / "features", out, split="test",
+                        timeline=False, batch_size=batch_size, num_clips=num_clips,
+                        extra={"ingest": {"rejected": report.rejected, "notes": report.notes}})
 
 
 def build_parser() -> argparse.ArgumentParser:
