@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from model.datasets.synthetic import DEFAULT_CONFIG, generate_dataset
+from workcell_synth import DEFAULT_CONFIG, generate_dataset
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,7 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="replace a dataset already in --out")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
                         help="generator config, an MMEngine config file (default: "
-                             "model/configs/data/workcell_synth.py)")
+                             "workcell_synth/configs/default.py)")
     args = parser.parse_args(argv)
     if args.scale < 1:
         parser.error("--scale must be at least 1")

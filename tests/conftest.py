@@ -19,8 +19,8 @@ def ray_local():
 def workcell_table(tmp_path_factory, ray_local):
     """A tiny built-in dataset (6 operators, annotations only) ingested into a feature table."""
     from jobs.ingest import ingest_annotations
-    from model.datasets.synthetic import generate_dataset
     from tests.factories import SMALL, tiny_config
+    from workcell_synth import generate_dataset
 
     root = tmp_path_factory.mktemp("workcell")
     generate_dataset(root / "data", seed=5, config=tiny_config(train=4), workers=2, render=False,

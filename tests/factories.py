@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from model.datasets.annotation import DatasetSpec
-from model.datasets.synthetic.generator import DEFAULT_CONFIG, load_config
+from workcell_synth.generator import DEFAULT_CONFIG, load_config
 
 SPEC = DatasetSpec("tiny", ("idle", "reach", "pick_part"), ("part", "screwdriver"))
 

@@ -1,5 +1,6 @@
 """The workcell-synth generator: determinism, valid documents, operator splits, videos, and the
-class construction (which pairs share a motion, which share the object in the hand)."""
+class construction (which pairs share a motion, which share the object in the hand, and that
+tools lie on the bench whatever the action)."""
 
 import json
 from pathlib import Path
@@ -11,7 +12,8 @@ import pytest
 from jobs.make_dataset import main as make_dataset_main
 from model.datasets.annotation import DatasetSpec, load_annotation
 from model.datasets.splits import load_split_file
-from model.datasets.synthetic import (
+from tests.factories import SMALL, tiny_config
+from workcell_synth import (
     ACTION_CLASSES,
     DEFAULT_CONFIG,
     OBJECT_CLASSES,
@@ -19,11 +21,12 @@ from model.datasets.synthetic import (
     SAME_OBJECT_PAIRS,
     generate_dataset,
 )
-from model.datasets.synthetic.generator import GENERATOR_VERSION, load_config, plan_videos
-from model.datasets.synthetic.motions import PROGRAMS, Workspace
-from model.datasets.synthetic.objects import HELD, LYING
-from model.datasets.synthetic.scene import sample_operator, simulate_video
-from tests.factories import SMALL, tiny_config
+from workcell_synth.annotate import annotate
+from workcell_synth.classes import MOVED_TOOL_PAIRS, STATION_TOOLS, TOOL_OF_ACTION
+from workcell_synth.generator import GENERATOR_VERSION, load_config, plan_videos
+from workcell_synth.motions import PROGRAMS, Workspace
+from workcell_synth.objects import ABSENT, HELD, LYING
+from workcell_synth.scene import sample_operator, simulate_video
 
 
 def dataset_bytes(root: Path) -> dict[str, bytes]:
@@ -132,60 +135,134 @@ def test_cli_writes_a_dataset(tmp_path, capsys):
     assert exit_info.value.code == 0
 
 
-def workspace(speed: float = 1.0) -> Workspace:
+def workspace(speed: float = 1.0, spare_tools: tuple = STATION_TOOLS) -> Workspace:
     return Workspace(rest_dom=np.array([0.17, 0.33, 1.0]), rest_non=np.array([-0.17, 0.33, 1.0]),
                      bench_z=0.96, edge_y=0.23, shoulder_z=1.43, fps=15.0, speed=speed,
-                     amplitude=1.0, keyframe_shift=0.0, keyframe_jitter=0.03)
+                     amplitude=1.0, keyframe_shift=0.0, keyframe_jitter=0.03,
+                     spare_tools=spare_tools)
 
 
 def describe(plans: list) -> list[tuple]:
-    return [(p.cls, p.lying_at is not None, p.attach, p.release, p.after_release) for p in plans]
+    return [(p.cls, p.role, p.attach, p.release, p.after_release) for p in plans]
 
 
 @pytest.mark.parametrize("pair", SAME_MOTION_PAIRS)
 def test_same_motion_pairs_move_the_wrists_identically(pair):
     cfg = load_config(DEFAULT_CONFIG)["motions"]
-    for seed in range(5):
-        a, b = (PROGRAMS[label](np.random.default_rng(seed), workspace(0.8 + 0.1 * seed), 45, cfg)
-                for label in pair)
+    for seed in range(8):
+        a, b = (PROGRAMS[label](np.random.default_rng(seed), workspace(0.8 + 0.05 * seed), 60,
+                                cfg) for label in pair)
         np.testing.assert_array_equal(a.dom, b.dom)
         np.testing.assert_array_equal(a.non, b.non)
         assert describe(a.objects) != describe(b.objects)
 
 
-def held_and_lying(label: str, seed: int) -> tuple[set[str], list]:
-    """Classes held in a clip of ``label``, and the object tracks of the clip."""
+def simulated(label: str, seed: int):
+    """A trimmed clip of ``label`` (10 fps, 160x120)."""
     cfg = load_config(DEFAULT_CONFIG)
     operator = sample_operator(np.random.default_rng([seed, 0]), cfg)
-    truth = simulate_video(np.random.default_rng([seed, 1]), cfg, operator, label, 10, 160, 120)
-    return {o.cls for o in truth.objects if (o.state == HELD).any()}, truth.objects
+    return simulate_video(np.random.default_rng([seed, 1]), cfg, operator, label, 10, 160, 120)
 
 
-HELD_BY_ACTION = {"idle": set(), "reach": set(), "pick_part": {"part"}, "place_part": {"part"},
+USED_BY_ACTION = {"idle": set(), "reach": set(), "pick_part": {"part"}, "place_part": {"part"},
                   "pack_box": {"part"}, "inspect_part": {"part"}, "scan_barcode": {"scanner"},
                   "fasten_screwdriver": {"screwdriver"}, "drill": {"power_drill"},
                   "tighten_wrench": {"wrench"}, "hammer": {"hammer"}}
 
 
-def test_held_objects_follow_the_class_construction():
-    assert set(HELD_BY_ACTION) == set(ACTION_CLASSES)
+def held_classes(truth, role: str) -> set[str]:
+    return {o.cls for o in truth.objects if o.role == role and (o.state == HELD).any()}
+
+
+def test_used_objects_follow_the_class_construction():
+    assert set(USED_BY_ACTION) == set(ACTION_CLASSES)
+    assert {b for _, b in MOVED_TOOL_PAIRS} == set(TOOL_OF_ACTION)
     for seed in range(3):
-        held = {label: held_and_lying(label, seed)[0] for label in ACTION_CLASSES}
-        assert held == HELD_BY_ACTION
+        used = {label: held_classes(simulated(label, seed), "used") for label in ACTION_CLASSES}
+        assert used == USED_BY_ACTION
         for a, b in SAME_OBJECT_PAIRS:
-            assert held[a] == held[b] == {"part"}
+            assert used[a] == used[b] == {"part"}
         for a, b in SAME_MOTION_PAIRS:
             if (a, b) != ("place_part", "pack_box"):
-                assert held[a] != held[b]
+                assert used[a] != used[b]
+
+
+def test_every_tool_lies_on_the_bench_whatever_the_action():
+    """The giveaway of generator v2: a tool existed only while its action lasted."""
+    for seed in range(3):
+        for label in ACTION_CLASSES:
+            truth = simulated(label, seed)
+            for frame in (0, -1):
+                present = {o.cls for o in truth.objects if o.state[frame] == LYING}
+                assert set(STATION_TOOLS) <= present, (label, seed, frame)
+            tools = [o for o in truth.objects if o.cls in STATION_TOOLS]
+            assert sorted(o.cls for o in tools) == sorted(STATION_TOOLS)  # one of each
+
+
+def test_used_objects_are_taken_from_the_bench_and_put_down_again():
+    returned = moved = 0
+    for seed in range(6):
+        for label in ACTION_CLASSES:
+            truth = simulated(label, seed)
+            for obj in truth.objects:
+                held = np.flatnonzero(obj.state == HELD)
+                if not held.size:
+                    continue
+                assert (obj.state[:held[0]] == LYING).all() and held[0] > 0
+                assert (np.diff(held) == 1).all()              # held once, without a break
+                after = obj.state[held[-1] + 1:]
+                if label == "pack_box":
+                    assert (after == ABSENT).all()             # inside the box
+                    continue
+                assert (after == LYING).all() and after.size > 0
+                distance = np.linalg.norm(obj.center[0, :2] - obj.center[-1, :2])
+                returned += distance < 0.08
+                moved += distance > 0.15
+    assert returned > 5 and moved > 5       # put down where it was, or somewhere else
+
+
+def test_spare_tools_are_sometimes_moved_aside_in_idle_and_reach():
+    moved = {"idle": 0, "reach": 0}
+    for seed in range(12):
+        for label in moved:
+            truth = simulated(label, seed)
+            aside = held_classes(truth, "moved")
+            assert aside <= set(STATION_TOOLS) and len(aside) <= 1
+            moved[label] += bool(aside)
+            assert not held_classes(truth, "used")
+    assert all(0 < n < 12 for n in moved.values()), moved
 
 
 def test_place_and_pack_differ_by_the_box_at_the_release_spot():
     for seed in range(3):
         for label, part_stays in (("place_part", True), ("pack_box", False)):
-            _, objects = held_and_lying(label, seed)
-            part = next(o for o in objects if (o.state == HELD).any())
+            objects = simulated(label, seed).objects
+            part = next(o for o in objects if o.role == "used")
             released = np.flatnonzero(part.state == HELD)[-1] + 1
             assert (part.state[released:] == LYING).all() == part_stays
-            boxes = [o for o in objects if o.cls == "box"
+            boxes = [o for o in objects if o.cls == "box" and o.role == "static"
                      and np.linalg.norm(o.center[0, :2] - part.center[released - 1, :2]) < 0.1]
             assert bool(boxes) == (not part_stays)
+
+
+def test_the_hand_hides_held_objects_in_runs():
+    """A held part goes missing for runs of frames; the same part lying only now and then."""
+    cfg = load_config(DEFAULT_CONFIG)
+    held_missed = held = lying_missed = lying = longest = 0
+    for seed in range(6):
+        truth = simulated("inspect_part", seed)
+        doc = annotate(np.random.default_rng(seed), truth, cfg, "v", "v.mp4", 10, 160, 120,
+                       trimmed=True)
+        part = next(o for o in truth.objects if o.role == "used")
+        seen = np.array([any(o.get("track_id") == part.track_id for o in f["objects"])
+                         for f in doc["frames"]])
+        is_held = part.state == HELD
+        held_missed += (~seen & is_held).sum()
+        held += is_held.sum()
+        lying_missed += (~seen & ~is_held).sum()
+        lying += (~is_held).sum()
+        missing = np.concatenate([[0], (~seen & is_held).astype(int), [0]])
+        edges = np.flatnonzero(np.diff(missing))
+        longest = max(longest, int(np.diff(edges)[::2].max(initial=0)))
+    assert held_missed / held > 0.3 > 0.15 > lying_missed / lying
+    assert longest >= 3

@@ -7,11 +7,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from model.datasets.synthetic import body as sk
-from model.datasets.synthetic.camera import Camera, occluded_by_box
-from model.datasets.synthetic.objects import ABSENT, HELD
-from model.datasets.synthetic.scene import OPERATOR_TRACK_ID, VideoTruth
-from model.datasets.synthetic.workbench import Bench
+from workcell_synth import body as sk
+from workcell_synth.camera import Camera, occluded_by_box
+from workcell_synth.objects import ABSENT, HELD
+from workcell_synth.scene import OPERATOR_TRACK_ID, VideoTruth
+from workcell_synth.workbench import Bench
 
 _BOX_FACES = ((0, 1, 3, 2), (4, 5, 7, 6), (0, 1, 5, 4), (2, 3, 7, 6), (0, 2, 6, 4), (1, 3, 7, 5))
 

@@ -23,14 +23,14 @@ from tqdm import tqdm
 from model.datasets.annotation import DatasetSpec
 from model.datasets.feature_table import SPLITS
 from model.datasets.splits import write_split_file
-from model.datasets.synthetic.annotate import annotate
-from model.datasets.synthetic.classes import ACTION_CLASSES, OBJECT_CLASSES
-from model.datasets.synthetic.render import render_video
-from model.datasets.synthetic.scene import sample_operator, simulate_video
+from workcell_synth.annotate import annotate
+from workcell_synth.classes import ACTION_CLASSES, OBJECT_CLASSES
+from workcell_synth.render import render_video
+from workcell_synth.scene import sample_operator, simulate_video
 
 GENERATOR_NAME = "workcell-synth"
-GENERATOR_VERSION = 2
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "data" / "workcell_synth.py"
+GENERATOR_VERSION = 3
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.py"
 # Independent random streams derived from the seed.
 _STREAM_SPLITS, _STREAM_OPERATOR, _STREAM_CLIP_ORDER, _STREAM_VIDEO = range(4)
 
@@ -40,6 +40,7 @@ class VideoTask:
     video_id: str
     split: str
     operator: int
+    operator_name: str          # the operator's group key in the annotations (video.groups)
     index: int                  # the video's number within its operator
     clip_label: str | None      # None: an untrimmed sequence
 
@@ -76,10 +77,10 @@ def plan_videos(cfg: dict, seed: int, scale: int) -> list[VideoTask]:
         # Shuffled, so that a clip's number says nothing about its label.
         shuffle = np.random.default_rng([seed, _STREAM_CLIP_ORDER, op]).permutation(
             len(clip_labels))
-        tasks += [VideoTask(f"{name}_clip{k:03d}", split_of[op], op, k, clip_labels[i])
+        tasks += [VideoTask(f"{name}_clip{k:03d}", split_of[op], op, name, k, clip_labels[i])
                   for k, i in enumerate(shuffle.tolist())]
-        tasks += [VideoTask(f"{name}_seq{k:03d}", split_of[op], op, len(clip_labels) + k, None)
-                  for k in range(cfg["sequences_per_operator"])]
+        tasks += [VideoTask(f"{name}_seq{k:03d}", split_of[op], op, name, len(clip_labels) + k,
+                            None) for k in range(cfg["sequences_per_operator"])]
     return tasks
 
 
@@ -94,6 +95,7 @@ def make_video(task: VideoTask, run: _Run) -> dict:
     video_file = f"videos/{task.video_id}.mp4"
     doc = annotate(np.random.default_rng(noise_seed), truth, run.cfg, task.video_id, video_file,
                    run.fps, run.width, run.height, trimmed=task.clip_label is not None)
+    doc["video"]["groups"] = {"operator": task.operator_name}
     path = run.out_dir / "annotations" / f"{task.video_id}.json"
     path.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
     if run.render:

@@ -1,5 +1,5 @@
 # Workcell-synth: the built-in synthetic dataset of operators at a workbench.
-# Read by model/datasets/synthetic (jobs/make_dataset.py). Lengths in meters, angles in degrees,
+# Read by the workcell_synth package (jobs/make_dataset.py). Lengths in meters, angles in degrees,
 # times in seconds; a pair (lo, hi) is a uniform range. World frame: the operator stands at the
 # origin facing +y (towards the bench and the camera side), x to the operator's right, z up.
 
@@ -11,8 +11,8 @@ operators = dict(train=36, val=12, test=12)
 clips_per_class = 2            # trimmed clips per operator and action class
 sequences_per_operator = 4     # untrimmed videos per operator
 actions_per_sequence = (3, 5)  # non-idle actions, idle gaps between and around them
-action_seconds = (2.5, 4.0)    # one action at speed 1; divided by the video's speed
-clip_seconds = (2.5, 5.0)      # a trimmed clip is one action, its length clamped to this range
+action_seconds = (3.5, 5.0)    # one action at speed 1; divided by the video's speed
+clip_seconds = (3.0, 6.0)      # a trimmed clip is one action, its length clamped to this range
 gap_seconds = (0.6, 2.0)       # idle gaps of untrimmed videos
 min_action_frames = 8
 
@@ -71,49 +71,60 @@ bench = dict(
     center_x_m=(-0.12, 0.12),
     open_prob=0.4,                    # a table (legs visible below the top) instead of a cabinet
     top_thickness_m=0.05,
-    clutter_count=(1, 4),
-    clutter_min_gap_m=0.15,           # between clutter objects and from the resting hands
-    clutter_margin_m=0.06,
-    clutter_max_abs_x_m=0.6,
+    # The workstation: every bench holds one of each tool (scanner, screwdriver, power drill,
+    # wrench, hammer) all video long, and these extras (count ranges); an action's own objects
+    # come on top (its workpiece, the part it handles, a box to pack into).
+    station_extras=dict(box=(0, 1), cup=(0, 1), part=(0, 2)),
+    station_min_gap_m=0.15,           # between station objects and from the resting hands
+    station_margin_m=0.06,
+    station_max_abs_x_m=0.6,
+    station_tries=200,                # random spots tried; fewer objects when the bench is full
 )
 
 # Motion programs, in operator-local coordinates where +x is the dominant side. A target is a
 # point on the bench: x lateral, depth beyond the near edge. Targets and offsets scale with the
-# video's amplitude jitter and with body height / body.reference_height_m. Keyframe times are
-# fractions of the action. Pairs sharing a motion share a program (see the package docstring).
+# video's amplitude jitter and with body height / body.reference_height_m. A path is a chain of
+# legs, each taking its weight's share of the action's time. Pairs sharing a motion share a
+# program (see the package docstring).
 motions = dict(
-    idle=dict(drift_m=(0.005, 0.02), drift_hz=(0.1, 0.4)),
+    legs=dict(approach=1.0, descend=0.4, grasp=0.3, lift=0.4, carry=1.0, release=0.3, back=1.0,
+              settle=0.3),
+    hover=(0.0, -0.04, 0.12),         # above an object before taking it or putting it down
     hand_above_surface_m=0.04,
-    target_gap_m=0.35,                # an action's bench spot keeps this far from objects there
-    target_tries=8,
-    reach=dict(
-        times=(0.0, 0.1, 0.38, 0.48, 0.62, 0.74, 0.94, 1.0),
-        target=dict(x=(-0.05, 0.4), depth=(0.22, 0.45)),
-        hover=(0.0, -0.05, 0.14), lift=(0.0, -0.08, 0.12),
-        target_part_prob=0.5),        # reach: a part lies where the hand goes, and stays there
-    place=dict(
-        times=(0.0, 0.12, 0.4, 0.5, 0.62, 0.72, 0.94, 1.0),
-        target=dict(x=(-0.05, 0.4), depth=(0.22, 0.45)),
-        body=(0.05, -0.02, 0.22), hover=(0.0, -0.04, 0.14), lift=(0.0, -0.08, 0.1),
-        release_height_m=(0.08, 0.14)),
+    target_gap_m=0.2,                 # a new bench spot keeps this far from objects there
+    target_tries=12,
+    return_prob=0.5,                  # a used object goes back where it was, else to a new spot
+    other_hand_lead=0.08,             # the steadying hand arrives this fraction earlier
+    # Moving a spare tool aside (idle, reach): from one free spot to another.
+    move_aside=dict(x=(-0.2, 0.45), depth=(0.1, 0.45)),
+    idle=dict(drift_m=(0.005, 0.02), drift_hz=(0.1, 0.4), move_aside_prob=0.35,
+              move_aside_s=(1.6, 2.4)),
+    reach=dict(target=dict(x=(-0.05, 0.4), depth=(0.22, 0.45)), lift=(0.0, -0.08, 0.12),
+               move_aside_prob=0.25,
+               target_part_prob=0.5),     # reach: a part lies where the hand goes and stays
+    place=dict(pickup=dict(x=(-0.05, 0.2), depth=(0.03, 0.12)),
+               target=dict(x=(-0.05, 0.4), depth=(0.22, 0.45)),
+               body=(0.05, -0.02, 0.22), lift=(0.0, -0.08, 0.1), release_height_m=(0.04, 0.1)),
     raise_up=dict(
-        times=(0.0, 0.1, 0.35, 0.7, 0.92, 1.0),
+        pickup=dict(x=(-0.1, 0.4), depth=(0.08, 0.4)), raise_leg=1.0, hold_leg=3.0,
         up_x=(0.0, 0.12), up_y=(0.22, 0.35), up_z_from_shoulder=(-0.15, 0.08),
         circle_m=(0.01, 0.025), hz=(0.5, 1.2), tilt_deg=(20.0, 45.0)),
     press=dict(
-        times=(0.0, 0.12, 0.25, 0.85, 0.94, 1.0),
-        target=dict(x=(0.0, 0.3), depth=(0.12, 0.3)),
-        hover=(0.0, -0.03, 0.22), press_height_m=0.12, steady=(-0.13, 0.02, 0.05),
+        target=dict(x=(0.0, 0.3), depth=(0.12, 0.3)), tool=dict(x=(-0.15, 0.45),
+                                                                 depth=(0.1, 0.45)),
+        work_leg=4.0, press_height_m=0.12, steady=(-0.13, 0.02, 0.05),
         circle_m=(0.004, 0.012), hz=(2.0, 5.0), tilt_deg=(15.0, 35.0)),
     hammer=dict(
-        times=(0.0, 0.12, 0.88, 1.0), target=dict(x=(0.0, 0.3), depth=(0.12, 0.3)),
-        ready=(0.0, -0.04, 0.12), nail=(-0.1, 0.03, 0.04),
+        target=dict(x=(0.0, 0.3), depth=(0.12, 0.3)), tool=dict(x=(-0.15, 0.45),
+                                                                 depth=(0.1, 0.45)),
+        work_leg=4.0, ready=(0.0, -0.04, 0.12), nail=(-0.1, 0.03, 0.04),
         lift_m=(0.15, 0.28), hz=(1.2, 2.0), raise_fraction=0.65, back_per_lift=0.3),
     wrench=dict(
-        times=(0.0, 0.12, 0.88, 1.0), target=dict(x=(0.0, 0.3), depth=(0.15, 0.32)),
-        pivot=(0.0, 0.05, 0.08), radius_m=(0.15, 0.22),
+        target=dict(x=(0.0, 0.3), depth=(0.15, 0.32)), tool=dict(x=(-0.15, 0.45),
+                                                                  depth=(0.1, 0.45)),
+        work_leg=4.0, pivot=(0.0, 0.05, 0.08), radius_m=(0.15, 0.22),
         center_deg=(0.0, 30.0), sweep_deg=(40.0, 70.0), hz=(0.6, 1.1), work_fraction=0.65),
-    ramp=0.08,                        # fade of periodic overlays at the work phase ends
+    ramp=0.04,                        # fade of periodic overlays at the work phase ends
 )
 
 objects = dict(
@@ -126,6 +137,7 @@ objects = dict(
     # Where the grip is: object centre = hand + forearm direction * grip * long extent.
     grip=dict(part=0.0, box=0.0, scanner=0.1, screwdriver=0.3, power_drill=0.1, wrench=0.35,
               hammer=0.35, cup=0.0),
+    grasp_blend_s=0.2,                # the object slides into / out of the hand over this time
 )
 
 pose_noise = dict(
@@ -147,8 +159,14 @@ pose_noise = dict(
 
 detector_noise = dict(
     miss_prob=0.05,
-    held_part_miss_prob=0.25,         # the hand often hides a small part
-    held_tool_miss_prob=0.1,
+    # Fraction of the frames an object is held during which the hand hides it, in runs of
+    # hand_hide_run_s on average: a small part mostly disappears in the fist.
+    hand_hides_held=dict(part=0.5, box=0.0, scanner=0.2, screwdriver=0.3, power_drill=0.15,
+                         wrench=0.25, hammer=0.15, cup=0.2),
+    hand_hide_run_s=0.4,
+    # Motion blur: misses start when the box centre moves `start` box sizes per frame and reach
+    # probability `miss` at `full` box sizes per frame (so they depend on the frame rate).
+    motion_blur=dict(start=0.25, full=1.0, miss=0.6),
     box_jitter_frac=0.05,             # sigma per coordinate, fraction of the box size
     box_jitter_px=0.5,
     score=(0.5, 0.98),

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from model.datasets.synthetic.body import unit
+from workcell_synth.body import unit
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.datasets.synthetic import body as sk
-from model.datasets.synthetic.camera import Camera
+from workcell_synth import body as sk
+from workcell_synth.camera import Camera
 
 
 def _sagittal(angle: np.ndarray) -> np.ndarray:

@@ -28,16 +28,16 @@ near the bench edge, nothing held).
 
 Every bench also carries 1-4 static objects of any class (tools and cups included), so seeing a
 screwdriver does not mean screwdriving; and a held part is often missed by the detector because
-the hand hides it. Parameters: model/configs/data/workcell_synth.py; CLI: jobs/make_dataset.py.
+the hand hides it. Parameters: workcell_synth/configs/default.py; CLI: jobs/make_dataset.py.
 """
 
-from model.datasets.synthetic.classes import (
+from workcell_synth.classes import (
     ACTION_CLASSES,
     OBJECT_CLASSES,
     SAME_MOTION_PAIRS,
     SAME_OBJECT_PAIRS,
 )
-from model.datasets.synthetic.generator import DEFAULT_CONFIG, generate_dataset
+from workcell_synth.generator import DEFAULT_CONFIG, generate_dataset
 
 __all__ = ["ACTION_CLASSES", "DEFAULT_CONFIG", "OBJECT_CLASSES", "SAME_MOTION_PAIRS",
            "SAME_OBJECT_PAIRS", "generate_dataset"]

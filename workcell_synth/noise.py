@@ -52,6 +52,37 @@ def jitter_boxes(rng: np.random.Generator, boxes: np.ndarray, frac: float, px: f
     return noisy, valid
 
 
+def hidden_runs(rng: np.random.Generator, n_frames: int, fraction: float,
+                mean_run: float) -> np.ndarray:
+    """(n,) bool: hidden in runs (a two-state Markov chain) that cover ``fraction`` of the
+    frames on average, each ``mean_run`` frames long on average.
+
+    A hand closing on an object hides it for a while, not in isolated frames.
+    """
+    if fraction <= 0:
+        return np.zeros(n_frames, bool)
+    leave = 1.0 / max(mean_run, 1.0)                       # hidden -> visible
+    enter = min(leave * fraction / max(1.0 - fraction, 1e-6), 1.0)   # visible -> hidden
+    hidden = np.empty(n_frames, bool)
+    state = rng.uniform() < fraction
+    for t, u in enumerate(rng.uniform(size=n_frames)):
+        hidden[t] = state
+        state = u >= leave if state else u < enter
+    return hidden
+
+
+def blur_misses(rng: np.random.Generator, boxes: np.ndarray, start: float, full: float,
+                miss: float) -> np.ndarray:
+    """(T,) bool: detections lost to motion blur. An object whose box centre moves more than
+    ``start`` box sizes per frame begins to be missed, up to probability ``miss`` from ``full``
+    box sizes per frame: a small part swung across the bench smears out, a tool lying on it
+    does not."""
+    center = (boxes[:, :2] + boxes[:, 2:]) / 2
+    size = np.maximum(np.max(boxes[:, 2:] - boxes[:, :2], axis=1), 1.0)
+    step = np.linalg.norm(np.diff(center, axis=0, prepend=center[:1]), axis=1) / size
+    return rng.uniform(size=len(boxes)) < miss * np.clip((step - start) / (full - start), 0, 1)
+
+
 def false_detections(rng: np.random.Generator, n_frames: int, n_classes: int, width: int,
                      height: int, cfg: dict) -> tuple[np.ndarray, ...]:
     """Spurious boxes: frame index (K,), boxes (K, 4), class ids (K,), scores (K,)."""

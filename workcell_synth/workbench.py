@@ -1,4 +1,4 @@
-"""The bench in front of the operator: its size and where clutter lies on it."""
+"""The bench in front of the operator: its size and where the station's objects lie on it."""
 
 from __future__ import annotations
 
@@ -34,19 +34,19 @@ def sample_bench(rng: np.random.Generator, cfg: dict, body_height: float) -> Ben
                  thickness=cfg["top_thickness_m"], is_open=bool(rng.uniform() < cfg["open_prob"]))
 
 
-def clutter_spots(rng: np.random.Generator, bench: Bench, cfg: dict, count: int,
-                  avoid: list[np.ndarray], max_tries: int = 50) -> list[np.ndarray]:
+def station_spots(rng: np.random.Generator, bench: Bench, cfg: dict, count: int,
+                  avoid: list[np.ndarray]) -> list[np.ndarray]:
     """Up to ``count`` points on the bench top, the configured gap apart from each other and
-    from the ``avoid`` points (compared in x, y)."""
-    margin, max_x = cfg["clutter_margin_m"], cfg["clutter_max_abs_x_m"]
+    from the ``avoid`` points (compared in x, y), from at most ``station_tries`` draws."""
+    margin, max_x = cfg["station_margin_m"], cfg["station_max_abs_x_m"]
     lo_x, hi_x = max(bench.x0 + margin, -max_x), min(bench.x1 - margin, max_x)
     spots: list[np.ndarray] = []
-    for _ in range(max_tries):
+    for _ in range(cfg["station_tries"]):
         if len(spots) == count:
             break
         spot = np.array([rng.uniform(lo_x, hi_x),
                          rng.uniform(bench.y0 + margin, bench.y1 - margin), bench.top_z])
-        if all(np.linalg.norm((spot - s)[:2]) >= cfg["clutter_min_gap_m"]
+        if all(np.linalg.norm((spot - s)[:2]) >= cfg["station_min_gap_m"]
                for s in [*spots, *avoid]):
             spots.append(spot)
     return spots

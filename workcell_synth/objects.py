@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.datasets.synthetic.body import unit
-from model.datasets.synthetic.motions import ObjectPlan
+from workcell_synth.body import unit
+from workcell_synth.motions import ObjectPlan
 
 ABSENT, LYING, HELD = 0, 1, 2
 _CORNER_SIGNS = np.array([[x, y, z] for x in (-0.5, 0.5) for y in (-0.5, 0.5)
@@ -20,6 +20,7 @@ class ObjectTrack:
 
     cls: str
     track_id: int
+    role: str             # "station" (lies on the bench) or the ObjectPlan role of an action
     extents: np.ndarray   # (3,) meters
     state: np.ndarray     # (T,) ABSENT, LYING or HELD
     center: np.ndarray    # (T, 3)
@@ -55,49 +56,51 @@ def sample_extents(rng: np.random.Generator, cls: str, cfg: dict) -> np.ndarray:
 
 
 def lying_track(rng: np.random.Generator, cls: str, track_id: int, spot: np.ndarray,
-                n_frames: int, cfg: dict) -> ObjectTrack:
+                n_frames: int, cfg: dict, role: str = "station") -> ObjectTrack:
     """An object lying at ``spot`` (a bench-top point) for the whole video."""
     extents = sample_extents(rng, cls, cfg)
     center = spot + [0.0, 0.0, extents[2] / 2]
-    return ObjectTrack(cls, track_id, extents, np.full(n_frames, LYING, np.int8),
+    return ObjectTrack(cls, track_id, role, extents, np.full(n_frames, LYING, np.int8),
                        np.tile(center, (n_frames, 1)),
                        np.tile(lying_axes(rng.uniform(0, np.pi)), (n_frames, 1, 1)))
 
 
 def planned_track(rng: np.random.Generator, plan: ObjectPlan, track_id: int, start: int,
-                  length: int, mirror: np.ndarray, wrist: np.ndarray, elbow: np.ndarray,
-                  hand: float, bench_z: float, cfg: dict) -> ObjectTrack:
-    """The object of an action that starts at frame ``start`` and lasts ``length`` frames.
+                  mirror: np.ndarray, wrist: np.ndarray, elbow: np.ndarray, hand: float,
+                  blend: int, cfg: dict) -> ObjectTrack:
+    """The object of an action that starts at frame ``start``: it lies at its spot until the
+    hand takes it, is held, then lies at its put-down spot (or is hidden in a box).
 
     ``plan`` is in operator-local coordinates, ``mirror`` maps them to the world; ``wrist`` and
-    ``elbow`` (T, 3) are the dominant arm's joints.
+    ``elbow`` (T, 3) are the dominant arm's joints. For ``blend`` frames after the grasp and
+    before the release the object slides between the bench and the hand instead of jumping.
     """
-    n_frames = len(wrist)
-    if plan.lying_at is None:
-        track = ObjectTrack(plan.cls, track_id, sample_extents(rng, plan.cls, cfg),
-                            np.zeros(n_frames, np.int8), np.zeros((n_frames, 3)),
-                            np.tile(np.eye(3), (n_frames, 1, 1)))
-    else:
-        track = lying_track(rng, plan.cls, track_id, plan.lying_at * mirror, n_frames, cfg)
+    track = lying_track(rng, plan.cls, track_id, plan.lying_at * mirror, len(wrist), cfg,
+                        plan.role)
     if plan.attach is None:
         return track
-    held_from = start + plan.attach
-    held_to = start + (plan.release if plan.release is not None else length)
-    roll = rng.uniform(0, 2 * np.pi) + (np.zeros(length) if plan.tilt is None else plan.tilt)
+    held_from, held_to = start + plan.attach, start + plan.release
+    tilt = np.zeros(held_to - held_from) if plan.tilt is None \
+        else plan.tilt[plan.attach:plan.release]
     span = slice(held_from, held_to)
     reach = hand + cfg["grip"][plan.cls] * track.extents[0]
+    lying_center = track.center[0].copy()
     track.center[span], track.axes[span] = held_pose(wrist[span], elbow[span], reach,
-                                                     roll[plan.attach:held_to - start])
+                                                     rng.uniform(0, 2 * np.pi) + tilt)
     track.state[span] = HELD
-    after = slice(held_to, n_frames)
-    if plan.release is None or plan.after_release == "hidden":
+    after = slice(held_to, None)
+    k = min(blend, (held_to - held_from) // 2)
+    ramp = (np.arange(1, k + 1) / (k + 1))[:, None]
+    track.center[held_from:held_from + k] = (1 - ramp) * lying_center \
+        + ramp * track.center[held_from:held_from + k]
+    if plan.after_release == "hidden":
         track.state[after] = ABSENT
-    else:
-        # The part drops straight down onto the bench and stays where it landed.
-        landed = track.center[held_to - 1] * [1.0, 1.0, 0.0] + [0.0, 0.0, bench_z
-                                                                 + track.extents[2] / 2]
-        long_axis = track.axes[held_to - 1, 0]
-        track.state[after] = LYING
-        track.center[after] = landed
-        track.axes[after] = lying_axes(np.arctan2(long_axis[1], long_axis[0]))
+        return track
+    landed = plan.put_down * mirror + [0.0, 0.0, track.extents[2] / 2]
+    track.center[held_to - k:held_to] = ramp[::-1] * track.center[held_to - k:held_to] \
+        + (1 - ramp[::-1]) * landed
+    long_axis = track.axes[held_to - 1, 0]
+    track.state[after] = LYING
+    track.center[after] = landed
+    track.axes[after] = lying_axes(np.arctan2(long_axis[1], long_axis[0]))
     return track

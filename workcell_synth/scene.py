@@ -6,13 +6,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from model.datasets.synthetic import body as sk
-from model.datasets.synthetic.camera import Camera, sample_camera
-from model.datasets.synthetic.classes import ACTION_CLASSES, OBJECT_CLASSES
-from model.datasets.synthetic.motions import PROGRAMS, Motion, Workspace
-from model.datasets.synthetic.objects import ObjectTrack, lying_track, planned_track
-from model.datasets.synthetic.passerby import walk_across
-from model.datasets.synthetic.workbench import Bench, clutter_spots, sample_bench
+from workcell_synth import body as sk
+from workcell_synth.camera import Camera, sample_camera
+from workcell_synth.classes import ACTION_CLASSES, STATION_TOOLS, TOOL_OF_ACTION
+from workcell_synth.motions import PROGRAMS, Motion, Workspace
+from workcell_synth.objects import ObjectTrack, lying_track, planned_track
+from workcell_synth.passerby import walk_across
+from workcell_synth.workbench import Bench, sample_bench, station_spots
 
 OPERATOR_TRACK_ID = 1
 PASSERBY_TRACK_ID = 2
@@ -133,14 +133,23 @@ def _workspace(rng: np.random.Generator, cfg: dict, op: Operator, bench: Bench, 
 
 def _run_programs(rng: np.random.Generator, cfg: dict, ws: Workspace,
                   acts: list[tuple[str, int]]) -> list[Motion]:
-    """The motion of each action; each one works at a bench spot away from the ones before."""
+    """The motion of each action. Each one works at bench spots away from where the ones
+    before left things, and a spare tool is moved aside at most once per video."""
     motions = []
     for label, n in acts:
         motion = PROGRAMS[label](rng, ws, n, cfg["motions"])
-        if motion.spot is not None:
-            ws = replace(ws, taken=(*ws.taken, motion.spot))
+        moved = {plan.cls for plan in motion.objects if plan.role == "moved"}
+        ws = replace(ws, taken=(*ws.taken, *motion.occupied),
+                     spare_tools=tuple(t for t in ws.spare_tools if t not in moved))
         motions.append(motion)
     return motions
+
+
+def station_classes(rng: np.random.Generator, cfg: dict) -> list[str]:
+    """What lies on the bench: one of each station tool, then boxes, cups and loose parts."""
+    extras = [cls for cls, (lo, hi) in cfg["station_extras"].items()
+              for _ in range(int(rng.integers(lo, hi + 1)))]
+    return [*STATION_TOOLS, *extras]
 
 
 def simulate_video(rng: np.random.Generator, cfg: dict, op: Operator, clip_label: str | None,
@@ -150,12 +159,14 @@ def simulate_video(rng: np.random.Generator, cfg: dict, op: Operator, clip_label
     speed = op.speed * rng.uniform(*cfg["operator"]["speed_jitter"])
     bench = sample_bench(rng, cfg["bench"], body.height)
     ws = _workspace(rng, cfg, op, bench, speed, fps)
-    lo, hi = cfg["bench"]["clutter_count"]
-    clutter = clutter_spots(rng, bench, cfg["bench"], int(rng.integers(lo, hi + 1)),
-                            avoid=[ws.rest_dom, ws.rest_non])
+    station = station_classes(rng, cfg["bench"])
+    spots = station_spots(rng, bench, cfg["bench"], len(station), avoid=[ws.rest_dom, ws.rest_non])
     acts = plan_actions(rng, cfg, clip_label, speed, fps)
-    # Mirroring is its own inverse: world clutter spots -> operator-local coordinates.
-    motions = _run_programs(rng, cfg, replace(ws, taken=tuple(c * mirror for c in clutter)), acts)
+    used = {TOOL_OF_ACTION[label] for label, _ in acts if label in TOOL_OF_ACTION}
+    # Mirroring is its own inverse: world station spots -> operator-local coordinates.
+    motions = _run_programs(rng, cfg, replace(
+        ws, taken=tuple(c * mirror for c in spots),
+        spare_tools=tuple(t for t in STATION_TOOLS if t not in used)), acts)
     starts = np.concatenate([[0], np.cumsum([n for _, n in acts])])
     n_frames = int(starts[-1])
     posture = _posture(rng, cfg, op, ws, np.concatenate([m.dom for m in motions]),
@@ -164,16 +175,21 @@ def simulate_video(rng: np.random.Generator, cfg: dict, op: Operator, clip_label
     elbow_pole = np.array([op.elbow_out, pc["elbow_forward"], pc["elbow_up"]])
     joints = sk.operator_skeleton(body, posture, np.zeros(2), elbow_pole, pc["hip_twist_ratio"])
 
+    # A station tool some action handles is that action's object (it lies at the spot the
+    # action takes it from); the station's own copy is left out.
+    handled = {plan.cls for motion in motions for plan in motion.objects} & set(STATION_TOOLS)
     objects: list[ObjectTrack] = []
-    for spot in clutter:
-        objects.append(lying_track(rng, str(rng.choice(OBJECT_CLASSES)), len(objects) + 1, spot,
-                                   n_frames, cfg["objects"]))
+    for cls, spot in zip(station, spots, strict=False):
+        if cls not in handled:
+            objects.append(lying_track(rng, cls, len(objects) + 1, spot, n_frames,
+                                       cfg["objects"]))
     wrist, elbow = (sk.R_WRIST, sk.R_ELBOW) if op.side > 0 else (sk.L_WRIST, sk.L_ELBOW)
-    for motion, (_, n), start in zip(motions, acts, starts, strict=False):
+    for motion, start in zip(motions, starts, strict=False):
         for plan in motion.objects:
             objects.append(planned_track(
-                rng, plan, len(objects) + 1, int(start), n, mirror, joints[:, wrist],
-                joints[:, elbow], body.hand, bench.top_z, cfg["objects"]))
+                rng, plan, len(objects) + 1, int(start), mirror, joints[:, wrist],
+                joints[:, elbow], body.hand, round(cfg["objects"]["grasp_blend_s"] * fps),
+                cfg["objects"]))
 
     cc = cfg["camera"]
     target = np.array([cc["look_at"][0], cc["look_at"][1], cc["look_at"][2] * body.height])

@@ -5,12 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 from model.datasets.annotation import ANNOTATION_FORMAT, ANNOTATION_VERSION
-from model.datasets.synthetic.body import NUM_COCO_JOINTS
-from model.datasets.synthetic.camera import occluded_by_box
-from model.datasets.synthetic.classes import OBJECT_CLASSES
-from model.datasets.synthetic.noise import false_detections, jitter_boxes, noisy_keypoints
-from model.datasets.synthetic.objects import ABSENT, HELD
-from model.datasets.synthetic.scene import OPERATOR_TRACK_ID, VideoTruth
+from workcell_synth.body import NUM_COCO_JOINTS
+from workcell_synth.camera import occluded_by_box
+from workcell_synth.classes import OBJECT_CLASSES
+from workcell_synth.noise import (
+    blur_misses,
+    false_detections,
+    hidden_runs,
+    jitter_boxes,
+    noisy_keypoints,
+)
+from workcell_synth.objects import ABSENT, HELD
+from workcell_synth.scene import OPERATOR_TRACK_ID, VideoTruth
 
 COORD_DECIMALS = 2
 SCORE_DECIMALS = 3
@@ -50,16 +56,21 @@ def _persons(rng, truth: VideoTruth, cfg: dict, fps: float, width: int,
     return out
 
 
-def _objects(rng, truth: VideoTruth, cfg: dict, width: int, height: int) -> list[list[dict]]:
+def _objects(rng, truth: VideoTruth, cfg: dict, fps: float, width: int,
+             height: int) -> list[list[dict]]:
     dc, near, n = cfg["detector_noise"], cfg["camera"]["near_m"], truth.frame_count
     out: list[list[dict]] = [[] for _ in range(n)]
     for obj in truth.objects:
         uv, depth = truth.camera.project(obj.corners())
-        box, valid = jitter_boxes(rng, _boxes(uv), dc["box_jitter_frac"], dc["box_jitter_px"],
+        true_box = _boxes(uv)
+        box, valid = jitter_boxes(rng, true_box, dc["box_jitter_frac"], dc["box_jitter_px"],
                                   width, height, dc["min_box_px"])
-        held_miss = dc["held_part_miss_prob"] if obj.cls == "part" else dc["held_tool_miss_prob"]
-        miss = np.where(obj.state == HELD, held_miss, dc["miss_prob"])
-        valid &= (obj.state != ABSENT) & (depth > near).all(-1) & (rng.uniform(size=n) >= miss)
+        held = obj.state == HELD
+        by_hand = hidden_runs(rng, n, dc["hand_hides_held"][obj.cls],
+                              dc["hand_hide_run_s"] * fps) & held if held.any() else held
+        blurred = blur_misses(rng, true_box, **dc["motion_blur"])
+        valid &= (obj.state != ABSENT) & (depth > near).all(-1) & ~by_hand & ~blurred \
+            & (rng.uniform(size=n) >= dc["miss_prob"])
         scores = np.round(rng.uniform(*dc["score"], n), SCORE_DECIMALS).tolist()
         box = np.round(box, COORD_DECIMALS).tolist()
         for t in np.flatnonzero(valid).tolist():
@@ -78,7 +89,7 @@ def annotate(rng: np.random.Generator, truth: VideoTruth, cfg: dict, video_id: s
              video_file: str, fps: float, width: int, height: int, trimmed: bool) -> dict:
     """The annotation document of one video, with detector and pose-estimator noise."""
     persons = _persons(rng, truth, cfg, fps, width, height)
-    objects = _objects(rng, truth, cfg, width, height)
+    objects = _objects(rng, truth, cfg, fps, width, height)
     doc = {
         "format": ANNOTATION_FORMAT, "version": ANNOTATION_VERSION,
         "video": {"id": video_id, "file": video_file, "fps": fps, "width": width,
