@@ -1,7 +1,8 @@
-"""Build datasets, data loaders, the model, the optimizer and the schedules from a config.
+"""Build datasets, data loaders and the model from a config: what training and inference share.
 
-The training job, the evaluation job, tuning and the tests build everything through these
-functions, from MMEngine configs (model/configs/), with MMAction2's / MMEngine's registries.
+The jobs, serving, tuning and the tests build everything through these functions, from MMEngine
+configs (model/configs/), with MMAction2's / MMEngine's registries. Training-only pieces
+(optimizer, schedules, class weights) are in ``model.training.optim``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.dataset import pseudo_collate, worker_init_fn
 from mmengine.logging import MMLogger
-from mmengine.optim import OptimWrapper, build_optim_wrapper
 from mmengine.registry import DefaultScope
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
@@ -62,16 +62,12 @@ def dataset_labels(dataset) -> np.ndarray:
     return np.array([dataset.get_data_info(i)["label"] for i in range(len(dataset))])
 
 
-def class_weights(labels: np.ndarray, num_classes: int, power: float) -> list[float] | None:
-    """(N / (K * count_c)) ** power, normalised to mean 1; None (no weights) for power 0."""
-    if power == 0:
-        return None
-    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
-    if (counts == 0).any():
-        missing = np.flatnonzero(counts == 0).tolist()
-        raise ValueError(f"classes {missing} have no training sample")
-    weights = (counts.sum() / (num_classes * counts)) ** power
-    return (weights / weights.mean()).tolist()
+def pipeline_step(pipeline: list[dict], kind: str) -> dict:
+    """The first transform of type ``kind`` in a pipeline config (e.g. its frame sampler)."""
+    for step in pipeline:
+        if step["type"] == kind:
+            return step
+    raise KeyError(f"the pipeline has no {kind} step: {[s['type'] for s in pipeline]}")
 
 
 def _set_loss_class_weights(node, weights: list[float]) -> None:
@@ -124,37 +120,6 @@ def build_dataloader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int
                       num_workers=num_workers, collate_fn=pseudo_collate,
                       worker_init_fn=init, persistent_workers=num_workers > 0,
                       drop_last=False)
-
-
-def build_optimizer(cfg: Config, model: torch.nn.Module, use_amp: bool) -> OptimWrapper:
-    """MMEngine's optimizer wrapper; ``AmpOptimWrapper`` (mixed precision) on a GPU."""
-    optim_cfg = copy.deepcopy(cfg.optim_wrapper)
-    if use_amp:
-        optim_cfg["type"] = "AmpOptimWrapper"
-    with DefaultScope.overwrite_default_scope("mmaction"):
-        return build_optim_wrapper(model, optim_cfg)
-
-
-def build_schedulers(cfg: Config, optim_wrapper: OptimWrapper, epoch_length: int) -> list:
-    """MMEngine parameter schedulers (warm-up, cosine); by-epoch ones become per-iteration
-    where the config says ``convert_to_iter_based``, as MMEngine's Runner does.
-
-    Schedules end at ``max_epochs`` at the latest, and one that would begin after it is left
-    out, so that short runs (tests, tuning trials) keep the config's schedule shape.
-    """
-    from mmaction.registry import PARAM_SCHEDULERS
-
-    max_epochs = cfg.train_cfg.max_epochs
-    out = []
-    for sched in cfg.param_scheduler:
-        sched = copy.deepcopy(sched)
-        sched["end"] = min(sched.get("end", max_epochs), max_epochs)
-        if sched.get("begin", 0) >= sched["end"]:
-            continue
-        with DefaultScope.overwrite_default_scope("mmaction"):
-            out.append(PARAM_SCHEDULERS.build(sched, default_args=dict(
-                optimizer=optim_wrapper, epoch_length=epoch_length)))
-    return out
 
 
 def to_plain(cfg: Config | ConfigDict) -> dict:

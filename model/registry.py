@@ -9,5 +9,5 @@ import mmaction.datasets  # noqa: F401
 import mmaction.models  # noqa: F401
 
 from model.datasets import window_dataset  # noqa: F401
-from model.models import fusion, late_fusion_head, object_encoder, recognizer  # noqa: F401
+from model.networks import fusion, late_fusion_head, object_encoder, recognizer  # noqa: F401
 from model.transforms import augment, normalize, objects, temporal  # noqa: F401

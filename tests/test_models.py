@@ -7,7 +7,8 @@ import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.optim import OptimWrapper
 
-from model.training.builders import build_dataset, build_model, load_config
+from model.builders import build_dataset, build_model, load_config
+from model.transforms.objects import NUM_OBJECT_FEATURES, NUM_TRACK_FEATURES
 
 CONFIGS = sorted(Path("model/configs/workcell").glob("[!_]*.py"))
 EXPERIMENTS = [c for c in CONFIGS if c.name != "workcell_base.py"]
@@ -21,9 +22,19 @@ def test_every_workcell_config_builds():
         assert isinstance(build_model(load_config(path)), torch.nn.Module)
 
 
-@pytest.fixture(scope="module")
-def batches(workcell_table):
-    cfg = load_config(EXPERIMENTS[0], table=workcell_table)
+def test_object_encoders_take_as_many_features_as_their_pipeline_writes():
+    for path in EXPERIMENTS:
+        cfg = load_config(path)
+        encoder = cfg.model.backbone.get("objects")
+        if encoder is None:
+            continue
+        steps = {step["type"] for step in cfg.test_pipeline}
+        expected = NUM_TRACK_FEATURES if "EncodeObjectTracks" in steps else NUM_OBJECT_FEATURES
+        assert encoder["in_features"] == expected, path.name
+
+
+def batches(config: str, table) -> tuple:
+    cfg = load_config(f"model/configs/workcell/{config}.py", table=table)
     train = build_dataset(cfg, "train", "train_pipeline")
     test = build_dataset(cfg, "test", "test_pipeline")
     return (pseudo_collate([train[i] for i in range(4)]),
@@ -31,12 +42,12 @@ def batches(workcell_table):
 
 
 @pytest.mark.parametrize("config", [c.stem for c in EXPERIMENTS])
-def test_forward_backward_and_predict(config, batches, workcell_table):
+def test_forward_backward_and_predict(config, workcell_table):
     torch.manual_seed(0)
     cfg = load_config(f"model/configs/workcell/{config}.py", table=workcell_table)
     model = build_model(cfg, [1.0] * cfg.num_classes)
     optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
-    train_batch, test_batch = batches
+    train_batch, test_batch = batches(config, workcell_table)
     model.train()
     before = {k: v.detach().clone() for k, v in model.named_parameters()}
     log_vars = model.train_step(train_batch, optim)
@@ -52,17 +63,18 @@ def test_forward_backward_and_predict(config, batches, workcell_table):
     torch.testing.assert_close(scores.sum(dim=1), torch.ones(2))
 
 
-def test_late_fusion_trains_each_stream_with_its_own_loss(batches, workcell_table):
+def test_late_fusion_trains_each_stream_with_its_own_loss(workcell_table):
     cfg = load_config("model/configs/workcell/fusion_late_stgcnpp.py", table=workcell_table)
     model = build_model(cfg)
-    losses = model.loss(*_preprocessed(model, batches[0]))
+    losses = model.loss(*_preprocessed(model, batches("fusion_late_stgcnpp",
+                                                      workcell_table)[0]))
     assert {"loss_cls", "loss_pose", "loss_objects"} <= set(losses)
 
 
-def test_missing_stream_input_is_named(batches, workcell_table):
+def test_missing_stream_input_is_named(workcell_table):
     cfg = load_config("model/configs/workcell/fusion_concat_stgcnpp.py", table=workcell_table)
     model = build_model(cfg)
-    inputs, samples = _preprocessed(model, batches[0])
+    inputs, samples = _preprocessed(model, batches("fusion_concat_stgcnpp", workcell_table)[0])
     inputs.pop("objects")
     with pytest.raises(KeyError, match=r"inputs lack \['objects'\]"):
         model.loss(inputs, samples)

@@ -14,8 +14,19 @@ from model.transforms.augment import (
     RandomFlipLR,
 )
 from model.transforms.keys import LEFT_JOINTS, RIGHT_JOINTS
-from model.transforms.normalize import PersonCentricNormalize, ZeroMissingJoints
-from model.transforms.objects import NUM_OBJECT_FEATURES, EncodeObjects, FormatObjectInput
+from model.transforms.normalize import (
+    ImageFrameNormalize,
+    PersonCentricNormalize,
+    ZeroMissingJoints,
+)
+from model.transforms.objects import (
+    NUM_OBJECT_FEATURES,
+    NUM_TRACK_FEATURES,
+    TRACK_FEATURES,
+    EncodeObjects,
+    EncodeObjectTracks,
+    FormatObjectInput,
+)
 from model.transforms.temporal import ObjectDecode, TemporalSpeedJitter
 
 T, N = 30, 4
@@ -120,8 +131,71 @@ def test_flip_swaps_left_and_right_and_mirrors_boxes():
 
 
 def test_flip_needs_normalised_input():
-    with pytest.raises(KeyError, match="RandomFlipLR: results of video 'v' lack"):
+    with pytest.raises(KeyError, match=r"RandomFlipLR: results of video 'v' lack \['coord_frame'"):
         RandomFlipLR(prob=1.0)(sample())
+
+
+def objects_only(s: dict) -> dict:
+    """The sample as the object-only model's dataset gives it: no skeleton at all."""
+    return {k: v for k, v in s.items() if k not in ("keypoint", "keypoint_score")}
+
+
+def test_image_frame_normalize_uses_the_image_only():
+    s = ImageFrameNormalize()(objects_only(sample()))
+    assert s["coord_frame"] == "image"
+    # The bench part's box [100, 250, 140, 270] in a 640x480 image, centre (320, 240), / 480.
+    np.testing.assert_allclose(s["object_boxes"][0, 1], np.array([-220, 10, -180, 30]) / 480,
+                               rtol=1e-6)
+    assert (s["object_boxes"][:, 2:] == 0).all()            # empty slots stay zero
+    shifted = sample(shift=(30.0, 0.0))                     # everything moves right 30 px
+    moved = ImageFrameNormalize()(objects_only(shifted))
+    dx = moved["object_boxes"][:, 1, [0, 2]] - s["object_boxes"][:, 1, [0, 2]]
+    np.testing.assert_allclose(dx, 30 / 480, rtol=1e-4)
+
+
+def test_encode_object_tracks_sees_boxes_and_tracks_only():
+    s = UniformSampleFrames(clip_len=10, num_clips=3, test_mode=True)(objects_only(sample()))
+    s = ImageFrameNormalize()(ObjectDecode()(s))
+    encoded = EncodeObjectTracks()(s)
+    feats = encoded["objects"]
+    assert feats.shape == (30, N, NUM_TRACK_FEATURES) and len(TRACK_FEATURES) == 10
+    assert (feats[:, 2:] == 0).all()                          # empty slots
+    tool, part = feats[:, 0], feats[:, 1]
+    # The tool (track 7) moves: velocity and displacement since its first frame of each clip.
+    assert (tool[1:10, 7] == 1).all() and tool[0, 7] == 0 and tool[10, 7] == 0
+    assert (np.abs(tool[1:10, 5:7]).sum(-1) > 0).all()
+    np.testing.assert_allclose(tool[[0, 10, 20], 8:10], 0.0)  # a clip's first frame: no motion
+    assert (np.linalg.norm(tool[9, 8:10]) > np.linalg.norm(tool[5, 8:10]) > 0)
+    np.testing.assert_allclose(part[:, 5:7], 0.0, atol=1e-6)   # the part lies still
+    np.testing.assert_allclose(part[:, 8:10], 0.0, atol=1e-6)
+    assert part[1, 7] == 1
+    # The same boxes under another skeleton give the same features: none come from the pose.
+    other = sample(seed=9)
+    other["object_boxes"] = sample()["object_boxes"]
+    s2 = UniformSampleFrames(clip_len=10, num_clips=3, test_mode=True)(objects_only(other))
+    np.testing.assert_array_equal(EncodeObjectTracks()(ImageFrameNormalize()(
+        ObjectDecode()(s2)))["objects"], feats)
+
+
+def test_object_encoders_refuse_the_other_coordinate_frame():
+    with pytest.raises(ValueError, match="EncodeObjectTracks: expects image coordinates"):
+        EncodeObjectTracks()(normalized(sample()))
+    with pytest.raises(ValueError, match="EncodeObjects: expects body coordinates"):
+        EncodeObjects()(ImageFrameNormalize()(sample()))
+
+
+def test_augmentations_work_on_the_object_stream_alone():
+    np.random.seed(3)
+    s = ImageFrameNormalize()(objects_only(sample()))
+    boxes = s["object_boxes"].copy()
+    out = RandomFlipLR(prob=1.0)(dict(s))
+    np.testing.assert_allclose(out["object_boxes"][:, 1, [0, 2]], -boxes[:, 1, [2, 0]])
+    out = InjectFalseObjects(num_classes=8, prob=1.0, extent=0.6, size=(0.02, 0.15))(
+        ObjectDropout(prob=1.0)(RandomAffine2D()(out)))
+    assert "keypoint" not in out and ((out["object_classes"] >= 0).sum(1) == 1).all()
+    assert np.abs(out["object_boxes"]).max() < 0.8
+    jittered = TemporalSpeedJitter(ratio=(0.5, 0.5), prob=1.0)(objects_only(sample()))
+    assert jittered["object_boxes"].shape[0] == jittered["total_frames"] == 15
 
 
 def test_geometric_augmentations_work_without_objects():

@@ -1,6 +1,7 @@
 """Windows cut from the feature table, and the subject-first person order."""
 
 import numpy as np
+import pytest
 
 from model.datasets.window_dataset import FeatureTableDataset, subject_first_order, window_starts
 
@@ -38,3 +39,18 @@ def test_segment_windows_and_sliding_windows(workcell_table):
     ranges = [sliding.get_data_info(i)["frame_range"] for i in range(len(sliding))]
     assert ranges[0][0] == 0 and ranges[-1][1] > ranges[-2][1]
     assert {sliding.get_data_info(i)["video_id"] for i in range(len(sliding))} == {video}
+
+
+def test_samples_hold_only_the_configured_streams(workcell_table):
+    pose = FeatureTableDataset(str(workcell_table), pipeline=[], split="val", streams=("pose",))
+    objects = FeatureTableDataset(str(workcell_table), pipeline=[], split="val",
+                                  streams=("objects",))
+    both = FeatureTableDataset(str(workcell_table), pipeline=[], split="val")
+    assert len(pose) == len(objects) == len(both)
+    info = pose.get_data_info(0)
+    assert "keypoint" in info and not [k for k in info if k.startswith("object_")]
+    info = objects.get_data_info(0)
+    assert "object_boxes" in info and "keypoint" not in info and "keypoint_score" not in info
+    np.testing.assert_array_equal(info["object_boxes"], both.get_data_info(0)["object_boxes"])
+    with pytest.raises(ValueError, match="streams must be a non-empty subset"):
+        FeatureTableDataset(str(workcell_table), pipeline=[], split="val", streams=("depth",))

@@ -25,6 +25,10 @@ ANNOTATION_FORMAT = "workcell-annotation"
 ANNOTATION_VERSION = 1
 DATASET_FORMAT = "workcell-dataset"
 MAX_REPORTED_ISSUES = 20
+# Annotation files larger than this are refused before they are read (``--max-annotation-mb``):
+# a long video of many detections is tens of MB, and one enormous file must not exhaust a
+# worker's memory.
+DEFAULT_MAX_ANNOTATION_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -127,8 +131,14 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path, max_bytes: int | None = None) -> Any:
     try:
+        size = path.stat().st_size
+        if max_bytes is not None and size > max_bytes:
+            raise AnnotationError([AnnotationIssue(
+                str(path), "(file)", f"{size / 2**20:.1f} MB is over the "
+                                     f"{max_bytes / 2**20:.1f} MB limit for annotation files "
+                                     "(--max-annotation-mb)")])
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise AnnotationError(
@@ -141,12 +151,16 @@ def _read_json(path: Path) -> Any:
         raise AnnotationError([AnnotationIssue(
             str(path), "(document)", f"malformed JSON at line {exc.lineno} column {exc.colno}: "
                                      f"{exc.msg}")]) from exc
+    except RecursionError as exc:
+        raise AnnotationError([AnnotationIssue(
+            str(path), "(document)", "JSON nested too deeply to parse")]) from exc
 
 
-def load_annotation(path: str | Path, spec: DatasetSpec, box_tolerance_px: float = 2.0) -> dict:
+def load_annotation(path: str | Path, spec: DatasetSpec, box_tolerance_px: float = 2.0,
+                    max_bytes: int | None = DEFAULT_MAX_ANNOTATION_BYTES) -> dict:
     """Parse and validate one annotation file; raise AnnotationError listing every problem."""
     path = Path(path)
-    doc = _read_json(path)
+    doc = _read_json(path, max_bytes)
     issues = validate_annotation(doc, str(path), spec, box_tolerance_px)
     if issues:
         raise AnnotationError(issues)
@@ -220,8 +234,14 @@ class _SemanticChecker:
                 self._check_box(person["box"], f"{pwhere}.box", index)
                 self._check_score(person.get("score", 1.0), f"{pwhere}.score", index)
             tracks |= frame_tracks
+            object_tracks: set[int] = set()
             for j, obj in enumerate(frame["objects"]):
                 owhere = f"{where}.objects[{j}]"
+                if "track_id" in obj:
+                    if obj["track_id"] in object_tracks:
+                        self.add(f"{owhere}.track_id", f"object track {obj['track_id']} appears "
+                                                       "twice in one frame", index)
+                    object_tracks.add(obj["track_id"])
                 if obj["class"] not in self.object_classes:
                     self.add(f"{owhere}.class", f"unknown object class {obj['class']!r}", index)
                 self._check_box(obj["box"], f"{owhere}.box", index)

@@ -1,7 +1,9 @@
 """Train / validation / test splits by video: from a split file or drawn from a seed.
 
 Splits are always by whole video, never by window: windows of one video overlap and share the
-operator, so splitting windows would leak test data into training.
+operator, so splitting windows would leak test data into training. Videos that share more than
+a video (the operator, the camera, the day: ``video.groups`` of the annotations) can be kept
+together too, so that no operator is in both training and test.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
 from model.datasets.feature_table import SPLITS
 
@@ -50,12 +52,43 @@ def _stratifiable(strata: list[str], n_held_out: int) -> bool:
     return min(counts.values()) >= 2 and n_held_out >= len(counts)
 
 
-def assign_splits(strata_by_video: dict[str, str], val_fraction: float, test_fraction: float,
-                  seed: int) -> dict[str, str]:
-    """Seeded split of videos, stratified by the given label where every label allows it."""
+def _check_fractions(val_fraction: float, test_fraction: float) -> None:
     if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1
             and val_fraction + test_fraction < 1):
         raise SplitError(f"bad split fractions: val {val_fraction}, test {test_fraction}")
+
+
+def assign_group_splits(group_by_video: dict[str, str], val_fraction: float,
+                        test_fraction: float, seed: int) -> dict[str, str]:
+    """Seeded split of whole groups (scikit-learn's ``GroupShuffleSplit``): every video of a
+    group lands in the same split. The fractions are of groups, not of videos."""
+    _check_fractions(val_fraction, test_fraction)
+    ids = sorted(group_by_video)
+    groups = [group_by_video[i] for i in ids]
+    out = dict.fromkeys(ids, "train")
+    held_fraction = val_fraction + test_fraction
+    if held_fraction == 0:
+        return out
+    if len(set(groups)) < 2:
+        raise SplitError(f"only {len(set(groups))} group(s): cannot hold any out")
+    _, held = next(GroupShuffleSplit(1, test_size=held_fraction, random_state=seed)
+                   .split(ids, groups=groups))
+    held_ids = [ids[i] for i in held]
+    held_groups = [groups[i] for i in held]
+    if val_fraction == 0 or test_fraction == 0 or len(set(held_groups)) < 2:
+        out.update(dict.fromkeys(held_ids, "test" if test_fraction else "val"))
+        return out
+    _, test = next(GroupShuffleSplit(1, test_size=test_fraction / held_fraction,
+                                     random_state=seed).split(held_ids, groups=held_groups))
+    out.update(dict.fromkeys(held_ids, "val"))
+    out.update(dict.fromkeys((held_ids[i] for i in test), "test"))
+    return out
+
+
+def assign_splits(strata_by_video: dict[str, str], val_fraction: float, test_fraction: float,
+                  seed: int) -> dict[str, str]:
+    """Seeded split of videos, stratified by the given label where every label allows it."""
+    _check_fractions(val_fraction, test_fraction)
     ids = sorted(strata_by_video)
     out = dict.fromkeys(ids, "train")
     held_fraction = val_fraction + test_fraction

@@ -3,6 +3,9 @@
 Because the table holds one row per frame, the window length is a parameter of this dataset,
 not of the ingest: any length can be tried without re-ingesting.
 
+Each sample holds the arrays of the configured ``streams`` only: an ablation that sees one
+stream cannot be handed the other by its pipeline, because the dataset never loads it.
+
 Two modes:
   * ``segments`` (training, validation, test): windows inside each labelled segment of the
     subject, at most ``window_s`` long, every ``stride_s``; a segment shorter than a window
@@ -22,10 +25,13 @@ from mmaction.registry import DATASETS
 
 from model.datasets.feature_table import read_feature_table, read_info, tensor_column
 
-_COLUMNS = ["video_id", "frame_index", "fps", "width", "height", "person_track_ids",
-            "keypoints", "keypoint_scores", "object_track_ids", "object_classes", "object_boxes",
-            "object_scores",
-            "subject_track_id", "label", "segment_index"]
+STREAMS = ("pose", "objects")
+_COMMON_COLUMNS = ["video_id", "frame_index", "fps", "width", "height", "label",
+                   "segment_index"]
+_STREAM_COLUMNS = {
+    "pose": ["person_track_ids", "keypoints", "keypoint_scores", "subject_track_id"],
+    "objects": ["object_track_ids", "object_classes", "object_boxes", "object_scores"],
+}
 
 
 def subject_first_order(track_ids: np.ndarray, subject: np.ndarray) -> np.ndarray:
@@ -47,38 +53,42 @@ def subject_first_order(track_ids: np.ndarray, subject: np.ndarray) -> np.ndarra
 
 
 class _Video:
-    """Dense arrays of one video with the subject-first person order applied."""
+    """Dense arrays of one video: the pose with the subject-first person order applied (time
+    axis 1), and the objects (time axis 0), for the streams that were read."""
 
-    def __init__(self, table: pa.Table, num_person: int):
+    def __init__(self, table: pa.Table, num_person: int, streams: Sequence[str]):
         self.video_id = table.column("video_id")[0].as_py()
         self.fps = float(table.column("fps")[0].as_py())
         self.img_shape = (table.column("height")[0].as_py(), table.column("width")[0].as_py())
         self.label = table.column("label").to_numpy()
         self.segment = table.column("segment_index").to_numpy()
-        order = subject_first_order(tensor_column(table, "person_track_ids"),
-                                    table.column("subject_track_id").to_numpy())[:, :num_person]
-        kp = tensor_column(table, "keypoints")
-        score = tensor_column(table, "keypoint_scores")
-        # Index M of the padded arrays is an all-zero (missing) person.
-        kp = np.concatenate([kp, np.zeros_like(kp[:, :1])], 1)
-        score = np.concatenate([score, np.zeros_like(score[:, :1])], 1)
-        rows = np.arange(len(order))[:, None]
-        self.keypoint = kp[rows, order].transpose(1, 0, 2, 3)          # (M, T, V, 2)
-        self.keypoint_score = score[rows, order].transpose(1, 0, 2)     # (M, T, V)
-        self.object_track_ids = tensor_column(table, "object_track_ids")
-        self.object_boxes = tensor_column(table, "object_boxes")
-        self.object_classes = tensor_column(table, "object_classes").astype(np.int64)
-        self.object_scores = tensor_column(table, "object_scores")
+        self.pose: dict[str, np.ndarray] = {}
+        self.objects: dict[str, np.ndarray] = {}
+        if "pose" in streams:
+            order = subject_first_order(
+                tensor_column(table, "person_track_ids"),
+                table.column("subject_track_id").to_numpy())[:, :num_person]
+            kp = tensor_column(table, "keypoints")
+            score = tensor_column(table, "keypoint_scores")
+            # Index M of the padded arrays is an all-zero (missing) person.
+            kp = np.concatenate([kp, np.zeros_like(kp[:, :1])], 1)
+            score = np.concatenate([score, np.zeros_like(score[:, :1])], 1)
+            rows = np.arange(len(order))[:, None]
+            self.pose = {"keypoint": kp[rows, order].transpose(1, 0, 2, 3),       # (M, T, V, 2)
+                         "keypoint_score": score[rows, order].transpose(1, 0, 2)}  # (M, T, V)
+        if "objects" in streams:
+            self.objects = {
+                "object_track_ids": tensor_column(table, "object_track_ids"),
+                "object_boxes": tensor_column(table, "object_boxes"),
+                "object_classes": tensor_column(table, "object_classes").astype(np.int64),
+                "object_scores": tensor_column(table, "object_scores")}
 
     def sample(self, start: int, end: int, label: int) -> dict:
         span = slice(start, end)
         return dict(video_id=self.video_id, frame_range=(start, end), label=int(label),
                     total_frames=end - start, img_shape=self.img_shape, fps=self.fps,
-                    keypoint=self.keypoint[:, span], keypoint_score=self.keypoint_score[:, span],
-                    object_track_ids=self.object_track_ids[span],
-                    object_boxes=self.object_boxes[span],
-                    object_classes=self.object_classes[span],
-                    object_scores=self.object_scores[span])
+                    **{k: v[:, span] for k, v in self.pose.items()},
+                    **{k: v[span] for k, v in self.objects.items()})
 
 
 def window_starts(length: int, window: int, stride: int) -> list[int]:
@@ -113,18 +123,25 @@ class FeatureTableDataset(BaseActionDataset):
         num_person: persons per sample, subject first.
         min_frames: segments shorter than this are skipped.
         video_ids: only these videos (None: all of the split).
+        streams: what the samples hold: ``pose`` (keypoints of the subject first), ``objects``
+            (the detections), or both.
     """
 
     def __init__(self, ann_file: str, pipeline: Sequence[dict | Callable], split: str,
                  mode: str = "segments", window_s: float | None = 4.0, stride_s: float = 2.0,
                  num_person: int = 1, min_frames: int = 4,
-                 video_ids: Sequence[str] | None = None, **kwargs):
+                 video_ids: Sequence[str] | None = None,
+                 streams: Sequence[str] = STREAMS, **kwargs):
         if mode not in ("segments", "sliding"):
             raise ValueError(f"mode must be 'segments' or 'sliding', got {mode!r}")
         if mode == "sliding" and window_s is None:
             raise ValueError("sliding windows need window_s")
         if stride_s <= 0 or (window_s is not None and window_s <= 0):
             raise ValueError(f"window_s and stride_s must be positive ({window_s}, {stride_s})")
+        unknown = set(streams) - set(STREAMS)
+        if unknown or not streams:
+            raise ValueError(f"streams must be a non-empty subset of {STREAMS}, got {streams}")
+        self.streams = tuple(streams)
         self.split, self.mode = split, mode
         self.window_s, self.stride_s = window_s, stride_s
         self.num_person, self.min_frames = num_person, min_frames
@@ -138,7 +155,8 @@ class FeatureTableDataset(BaseActionDataset):
         return max(1, int(round(seconds * fps)))
 
     def load_data_list(self) -> list[dict]:
-        table, _ = read_feature_table(self.ann_file, splits=[self.split], columns=_COLUMNS)
+        columns = _COMMON_COLUMNS + [c for s in self.streams for c in _STREAM_COLUMNS[s]]
+        table, _ = read_feature_table(self.ann_file, splits=[self.split], columns=columns)
         if table.num_rows == 0:
             raise ValueError(f"{self.ann_file}: split {self.split!r} is empty")
         # Rows come sorted by video and frame: each video is one contiguous run.
@@ -147,7 +165,7 @@ class FeatureTableDataset(BaseActionDataset):
         for start, end in _runs(ids):
             if self.video_ids is not None and ids[start] not in self.video_ids:
                 continue
-            video = _Video(table.slice(start, end - start), self.num_person)
+            video = _Video(table.slice(start, end - start), self.num_person, self.streams)
             data_list += (self._segment_windows(video) if self.mode == "segments"
                           else self._sliding_windows(video))
         return data_list

@@ -73,14 +73,29 @@ def headline_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def _ingest_lines(ingest: dict) -> list[str]:
+    """Which clips of an imported file were scored, and which were rejected (not scored)."""
+    lines = [f"- scored: {ingest['scored']}"]
+    lines += [f"- note: {note}" for note in ingest.get("notes", [])]
+    rejected = ingest.get("rejected", [])
+    if rejected:
+        lines += ["", f"## Rejected clips ({len(rejected)}): not in the figures below", ""]
+        for r in rejected:
+            lines.append(f"- `{r['file']}`")
+            lines += [f"  - {issue}" for issue in r["issues"]]
+    return lines
+
+
 def evaluation_markdown(result: dict) -> str:
     m = result["clips"]
-    parts = [f"# Evaluation: {result['package']}", "",
+    ingest = _ingest_lines(result["ingest"]) if "ingest" in result else []
+    sampling = (f"{result['num_clips_per_window']} clip(s) of {result['clip_len']} frames each"
+                if result["clip_len"] else "every frame of the window")
+    parts = [f"# Evaluation: {result['package']}", "", *ingest, *([""] if ingest else []),
              f"- data: `{result['data']}` (split `{result['split']}`)",
              f"- test set check: {result['test_set_check']}",
              f"- test clips: windows of at most {result['window_s']} s inside labelled "
-             f"segments, {result['num_clips_per_window']} clip(s) of {result['clip_len']} "
-             "frames each", "", "## Clip classification", "", headline_table(m), "",
+             f"segments, {sampling}", "", "## Clip classification", "", headline_table(m), "",
              "## Per class", "", per_class_table(m["per_class"]), "",
              "![confusion matrix](confusion_matrix.png)", ""]
     timeline = result.get("timeline")

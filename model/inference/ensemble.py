@@ -3,7 +3,7 @@
 An ensemble folder holds ``ensemble.json`` and one model package per member:
 
     ensemble.json   {"members": {"j": "j", "b": "b"}, "weights": {"j": 1.0, "b": 1.0}}
-    j/              a model package (model.training.package)
+    j/              a model package (model.inference.package)
     b/              ...
 
 Each member runs its own test pipeline (its own features) on the same samples; the ensemble's
@@ -14,15 +14,16 @@ skeleton recipes fuse joint / bone / motion streams.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from model.training.builders import build_dataset, load_config
-from model.training.package import ModelPackage, load_package
-from model.training.predict import predict_dataset
+from model.builders import build_dataset, load_config, pipeline_step
+from model.inference.package import ModelPackage, load_package
+from model.inference.predict import predict_dataset
 
 ENSEMBLE_FILE = "ensemble.json"
 
@@ -37,15 +38,37 @@ class Ensemble:
     def action_classes(self) -> list[str]:
         return next(iter(self.members.values())).action_classes
 
+    @property
+    def object_classes(self) -> list[str]:
+        return next(iter(self.members.values())).object_classes
+
 
 def is_ensemble(folder: str | Path) -> bool:
     return (Path(folder) / ENSEMBLE_FILE).exists()
+
+
+def check_weights(members, weights: dict[str, float], where: str) -> dict[str, float]:
+    """One finite, non-negative weight per member, summing to more than 0 (a zero sum would
+    make every score NaN and every prediction class 0)."""
+    if set(weights) != set(members):
+        raise ValueError(f"{where}: weights {sorted(weights)} do not match the members "
+                         f"{sorted(members)}")
+    bad = {k: w for k, w in weights.items()
+           if not isinstance(w, (int, float)) or isinstance(w, bool) or not math.isfinite(w)
+           or w < 0}
+    if bad:
+        raise ValueError(f"{where}: weights must be finite numbers >= 0, got {bad}")
+    if sum(weights.values()) <= 0:
+        raise ValueError(f"{where}: weights sum to 0; at least one member needs a positive "
+                         "weight")
+    return {k: float(w) for k, w in weights.items()}
 
 
 def write_ensemble(folder: str | Path, members: dict[str, str],
                    weights: dict[str, float]) -> Path:
     """Describe an ensemble of packages stored in sub-folders ``members[name]``."""
     folder = Path(folder)
+    weights = check_weights(members, weights, str(folder / ENSEMBLE_FILE))
     missing = [m for m in members.values() if not (folder / m / "config.py").exists()]
     if missing:
         raise FileNotFoundError(f"{folder}: member packages {missing} are missing")
@@ -57,11 +80,12 @@ def write_ensemble(folder: str | Path, members: dict[str, str],
 def load_ensemble(folder: str | Path, device: torch.device | str = "cpu") -> Ensemble:
     folder = Path(folder)
     spec = json.loads((folder / ENSEMBLE_FILE).read_text())
+    weights = check_weights(spec["members"], spec["weights"], str(folder / ENSEMBLE_FILE))
     members = {name: load_package(folder / sub, device) for name, sub in spec["members"].items()}
-    classes = {tuple(m.action_classes) for m in members.values()}
+    classes = {(tuple(m.action_classes), tuple(m.object_classes)) for m in members.values()}
     if len(classes) != 1:
         raise ValueError(f"{folder}: members disagree on the classes: {classes}")
-    return Ensemble(folder, members, {n: float(spec["weights"][n]) for n in members})
+    return Ensemble(folder, members, weights)
 
 
 def predict_members(packages: dict[str, ModelPackage], table: str | Path, split: str,
@@ -73,8 +97,7 @@ def predict_members(packages: dict[str, ModelPackage], table: str | Path, split:
     for name, package in packages.items():
         cfg = load_config(package.folder / "config.py", table=table)
         if num_clips is not None:
-            sampler = next(s for s in cfg.test_pipeline if s["type"] == "UniformSampleFrames")
-            sampler["num_clips"] = num_clips
+            pipeline_step(cfg.test_pipeline, "UniformSampleFrames")["num_clips"] = num_clips
         dataset = build_dataset(cfg, split, "test_pipeline", **dataset_options)
         member_scores, member_labels, member_metas = predict_dataset(
             package.model, dataset, batch_size, progress)
@@ -89,5 +112,6 @@ def predict_members(packages: dict[str, ModelPackage], table: str | Path, split:
 
 def combine(scores: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
     """Weighted mean of the members' class probabilities."""
-    total = sum(weights[name] for name in scores)
+    weights = check_weights(scores, weights, "ensemble")
+    total = sum(weights.values())
     return sum(weights[name] * s for name, s in scores.items()) / total

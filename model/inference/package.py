@@ -19,11 +19,13 @@ from pathlib import Path
 import torch
 from mmengine.config import Config
 
-from model.training.builders import build_model
-from model.transforms.objects import OBJECT_FEATURES
+from model.builders import build_model, pipeline_step
+from model.transforms.objects import OBJECT_FEATURES, TRACK_FEATURES
 
 CONFIG, WEIGHTS, CLASSES, INPUT_SPEC, METRICS = ("config.py", "weights.pth", "classes.json",
                                                  "input_spec.json", "metrics.json")
+# The per-object features each object encoder of the test pipeline writes.
+_ENCODED_FEATURES = {"EncodeObjects": OBJECT_FEATURES, "EncodeObjectTracks": TRACK_FEATURES}
 
 
 @dataclass
@@ -36,19 +38,19 @@ class ModelPackage:
     input_spec: dict
 
 
-def _pipeline_step(pipeline: list[dict], kind: str) -> dict:
-    return next(step for step in pipeline if step["type"] == kind)
-
-
 def input_spec(cfg: Config, max_objects: int) -> dict:
-    sampler = _pipeline_step(cfg.test_pipeline, "UniformSampleFrames")
-    packer = _pipeline_step(cfg.test_pipeline, "PackActionInputs")
-    persons = _pipeline_step(cfg.test_pipeline, "FormatGCNInput")["num_person"]
+    """What the packaged model takes, read from its test pipeline (streams it does not use are
+    left out: a pose-only model names no object features)."""
+    sampler = pipeline_step(cfg.test_pipeline, "UniformSampleFrames")
+    packer = pipeline_step(cfg.test_pipeline, "PackActionInputs")
+    steps = {step["type"]: step for step in cfg.test_pipeline}
+    encoder = next((name for name in _ENCODED_FEATURES if name in steps), None)
     return {
         "keypoint_layout": "coco17", "num_joints": 17,
         "clip_len": sampler["clip_len"], "num_clips": sampler["num_clips"],
-        "num_person": persons, "max_objects": max_objects,
-        "object_features": list(OBJECT_FEATURES),
+        "num_person": steps["FormatGCNInput"]["num_person"] if "FormatGCNInput" in steps else 0,
+        "max_objects": max_objects if encoder else 0,
+        "object_features": list(_ENCODED_FEATURES[encoder]) if encoder else [],
         "window_s": cfg.dataset.get("window_s"), "stride_s": cfg.dataset.get("stride_s"),
         "inputs": list(packer["collect_keys"]),
         "note": "inputs are produced by the config's test_pipeline from feature-table windows",
@@ -58,8 +60,11 @@ def input_spec(cfg: Config, max_objects: int) -> dict:
 def write_package(folder: str | Path, cfg: Config, weights: dict, action_classes: list[str],
                   object_classes: list[str], max_objects: int, metrics: dict,
                   logs: Path | None) -> Path:
+    """Write the package into ``folder``, replacing whatever an earlier run left there."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
     cfg.dump(str(folder / CONFIG))
     torch.save(weights, folder / WEIGHTS)
     (folder / CLASSES).write_text(json.dumps(
@@ -68,7 +73,7 @@ def write_package(folder: str | Path, cfg: Config, weights: dict, action_classes
     (folder / INPUT_SPEC).write_text(json.dumps(input_spec(cfg, max_objects), indent=1) + "\n")
     (folder / METRICS).write_text(json.dumps(metrics, indent=1) + "\n")
     if logs is not None:
-        shutil.copytree(logs, folder / "logs", dirs_exist_ok=True)
+        shutil.copytree(logs, folder / "logs")
     return folder
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from model.training.builders import build_dataloader
+from model.builders import build_dataloader
 
 
 @torch.no_grad()

@@ -2,7 +2,7 @@
 
 Both return the (N, 1, C, T, 1) layout so that MMAction2's ``GCNHead`` (pooling, dropout,
 linear classifier) classifies the fused features. Late fusion of scores is a head instead:
-``model.models.late_fusion_head.LateFusionHead``.
+``model.networks.late_fusion_head.LateFusionHead``.
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Training and evaluation machinery shared by the jobs, tuning and tests."""
+"""Training: the Ray Train worker loop, its optimizer and schedules, metric logs."""

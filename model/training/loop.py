@@ -28,21 +28,20 @@ from mmengine.config import Config
 from mmengine.model import MMDistributedDataParallel
 from mmengine.runner import set_random_seed
 
+from model.builders import build_dataloader, build_dataset, build_model, dataset_labels
 from model.evaluation.metrics import classification_metrics
-from model.training.builders import (
-    build_dataloader,
-    build_dataset,
-    build_model,
-    build_optimizer,
-    build_schedulers,
-    class_weights,
-    dataset_labels,
-)
+from model.inference.predict import predict_dataset
 from model.training.history import write_history
-from model.training.predict import predict_dataset
+from model.training.optim import build_optimizer, build_schedulers, class_weights
 
 STATE_FILE = "state.pth"
-BEST_WEIGHTS_FILE = "best_model.pth"
+SELECTED_WEIGHTS_FILE = "selected_model.pth"
+# train_cfg.selection: which epoch's weights the package gets.
+#   best_val: the best validation macro-F1, with early stopping after early_stop_patience epochs
+#             without a better one (the validation split then picks the epoch: report on test);
+#   last:     the last epoch of a fixed schedule; validation is only logged, nothing is chosen
+#             on it, so its figures may be reported.
+SELECTIONS = ("best_val", "last")
 META_FILE = "meta.json"
 
 
@@ -59,12 +58,14 @@ class _TrainState:
         self.epoch = 0                  # epochs completed
         self.best_f1 = -1.0
         self.best_epoch = 0
+        self.selected_epoch = 0
         self.epochs_without_gain = 0
         self.history: list[dict] = []
-        self.best_weights: dict | None = None
+        self.selected_weights: dict | None = None
 
     def to_dict(self) -> dict:
         return dict(epoch=self.epoch, best_f1=self.best_f1, best_epoch=self.best_epoch,
+                    selected_epoch=self.selected_epoch,
                     epochs_without_gain=self.epochs_without_gain, history=self.history)
 
     def load(self, data: dict) -> None:
@@ -78,9 +79,10 @@ def _save_checkpoint(path: Path, model, optim_wrapper, schedulers, state: _Train
                 "schedulers": [s.state_dict() for s in schedulers], "state": state.to_dict(),
                 "epoch_length": epoch_length},
                path / STATE_FILE)
-    torch.save(state.best_weights, path / BEST_WEIGHTS_FILE)
+    torch.save(state.selected_weights, path / SELECTED_WEIGHTS_FILE)
     (path / META_FILE).write_text(json.dumps(
-        {"epoch": state.epoch, "best_epoch": state.best_epoch, "best_val_macro_f1": state.best_f1}))
+        {"epoch": state.epoch, "selected_epoch": state.selected_epoch,
+         "best_epoch": state.best_epoch, "best_val_macro_f1": state.best_f1}))
     write_history(state.history, path / "logs")
 
 
@@ -89,8 +91,8 @@ def _restore(checkpoint: ray.train.Checkpoint, model, optim_wrapper, schedulers,
     with checkpoint.as_directory() as folder:
         # Plain containers of tensors and numbers only: safe with weights_only=True.
         saved = torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=True)
-        state.best_weights = torch.load(Path(folder) / BEST_WEIGHTS_FILE, map_location="cpu",
-                                        weights_only=True)
+        state.selected_weights = torch.load(Path(folder) / SELECTED_WEIGHTS_FILE,
+                                            map_location="cpu", weights_only=True)
     if saved["epoch_length"] != epoch_length:
         # The schedules advance per iteration: another number of iterations per epoch (other
         # batch size or number of workers) would not continue the same schedule.
@@ -138,7 +140,10 @@ def train_loop_per_worker(config: dict) -> None:
     """Ray Train entry point. ``config``: ``cfg`` (the MMEngine config as a dict),
     ``cpus_per_worker``, ``epochs_this_run`` (None: up to ``max_epochs``; else stop after that
     many epochs, for time-boxed jobs that resume later)."""
-    # Ray Train logs every report at INFO level; the console gets our one line per epoch.
+    # Ray Train logs every report at INFO level, partly through loggers named after their source
+    # file (outside the "ray.train" tree): the worker keeps to warnings, and the console gets
+    # our one line per epoch.
+    logging.getLogger().setLevel(logging.WARNING)
     logging.getLogger("ray.train").setLevel(logging.WARNING)
     cfg = Config(config["cfg"])
     ctx = ray.train.get_context()
@@ -146,6 +151,10 @@ def train_loop_per_worker(config: dict) -> None:
     device = ray.train.torch.get_device()
     torch.set_num_threads(config["cpus_per_worker"])
     set_random_seed(cfg.seed)
+    selection = cfg.train_cfg.selection
+    if selection not in SELECTIONS:
+        raise ValueError(f"train_cfg.selection must be one of {SELECTIONS}, got {selection!r}")
+    patience = cfg.train_cfg.early_stop_patience if selection == "best_val" else None
 
     train_set = build_dataset(cfg, "train", "train_pipeline")
     val_set = build_dataset(cfg, "val", "val_pipeline")
@@ -166,13 +175,13 @@ def train_loop_per_worker(config: dict) -> None:
     if checkpoint is not None:
         _restore(checkpoint, model, optim_wrapper, schedulers, state, len(loader))
         if rank == 0:
-            print(f"resumed after epoch {state.epoch} (best val macro-F1 {state.best_f1:.4f} "
-                  f"at epoch {state.best_epoch})")
+            print(f"resumed after epoch {state.epoch} (selected epoch {state.selected_epoch}, "
+                  f"best val macro-F1 {state.best_f1:.4f} at epoch {state.best_epoch})")
 
     last_epoch = cfg.train_cfg.max_epochs
     if config.get("epochs_this_run") is not None:
         last_epoch = min(last_epoch, state.epoch + config["epochs_this_run"])
-    if state.epochs_without_gain >= cfg.train_cfg.early_stop_patience:
+    if patience is not None and state.epochs_without_gain >= patience:
         last_epoch = state.epoch  # the run had already stopped early
     for epoch in range(state.epoch, last_epoch):
         # Seeding from the epoch makes a resumed run draw what the uninterrupted one would.
@@ -187,10 +196,12 @@ def train_loop_per_worker(config: dict) -> None:
         if improved:
             state.best_f1, state.best_epoch = val["macro_f1"], state.epoch
             state.epochs_without_gain = 0
-            state.best_weights = {k: v.detach().cpu().clone()
-                                  for k, v in model.state_dict().items()}
         else:
             state.epochs_without_gain += 1
+        if selection == "last" or improved:
+            state.selected_epoch = state.epoch
+            state.selected_weights = {k: v.detach().cpu().clone()
+                                      for k, v in model.state_dict().items()}
         metrics = {
             "epoch": state.epoch, "train_loss": train_logs["loss"],
             "train_top1": train_logs.get("top1_acc", float("nan")),
@@ -201,12 +212,13 @@ def train_loop_per_worker(config: dict) -> None:
             "peak_memory_mb": _peak_memory_mb(device), "world_size": world_size,
         }
         state.history.append(metrics)
-        stop = state.epochs_without_gain >= cfg.train_cfg.early_stop_patience
+        stop = patience is not None and state.epochs_without_gain >= patience
         if rank == 0:
             print(f"epoch {state.epoch}/{cfg.train_cfg.max_epochs}  "
                   f"loss {metrics['train_loss']:.3f}  val top1 {val['top1']:.3f}  "
                   f"val macro-F1 {val['macro_f1']:.3f}"
-                  f"{'  *best*' if improved else ''}  ({metrics['epoch_seconds']:.1f} s, "
+                  f"{'  *best*' if improved and selection == 'best_val' else ''}  "
+                  f"({metrics['epoch_seconds']:.1f} s, "
                   f"{metrics['train_clips_per_s']:.0f} clips/s)", flush=True)
             with tempfile.TemporaryDirectory() as folder:
                 _save_checkpoint(Path(folder), model, optim_wrapper, schedulers, state,
@@ -216,6 +228,5 @@ def train_loop_per_worker(config: dict) -> None:
             ray.train.report(metrics, checkpoint=None)
         if stop:
             if rank == 0:
-                print(f"early stop: no better validation macro-F1 for "
-                      f"{cfg.train_cfg.early_stop_patience} epochs")
+                print(f"early stop: no better validation macro-F1 for {patience} epochs")
             break

@@ -1,9 +1,10 @@
-"""Training augmentations of pose and objects, in person-centric coordinates.
+"""Training augmentations of pose and objects, in centred coordinates.
 
-They run after ``PersonCentricNormalize`` (the body centre is the origin, so a flip or a
-rotation is about the body) and before ``EncodeObjects``. MMAction2's own ``Flip`` flips
-keypoints in pixels but not our object boxes; one transform must flip both with the same
-random draw, hence ``RandomFlipLR``.
+They run after a normalizer (``PersonCentricNormalize``: the body centre is the origin, so a flip
+or a rotation is about the body; ``ImageFrameNormalize`` for the object-only model: about the
+image centre) and before the object encoders. MMAction2's own ``Flip`` flips keypoints in pixels
+but not our object boxes; one transform must flip both with the same random draw, hence
+``RandomFlipLR``. Each stream is optional: an ablation's samples hold only its own.
 """
 
 from __future__ import annotations
@@ -12,10 +13,8 @@ import numpy as np
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
-from model.transforms.keys import LEFT_JOINTS, RIGHT_JOINTS, require
+from model.transforms.keys import COORD_FRAME, LEFT_JOINTS, RIGHT_JOINTS, require
 from model.transforms.temporal import OBJECT_KEYS
-
-NORMALISED = ("body_scale",)  # added by PersonCentricNormalize
 
 
 def _check_prob(prob: float) -> float:
@@ -32,9 +31,8 @@ def _valid_objects(results: dict) -> np.ndarray:
 class RandomFlipLR(BaseTransform):
     """Mirror the scene left-right: negate x, swap left/right joints, mirror the boxes.
 
-    Required keys: ``keypoint``, ``keypoint_score``, ``body_scale``. Optional keys:
-    ``object_boxes`` with ``object_classes``. Modified keys: ``keypoint``, ``keypoint_score``,
-    ``object_boxes``.
+    Required keys: ``coord_frame``. Optional keys: ``keypoint`` with ``keypoint_score``,
+    ``object_boxes`` with ``object_classes``. Modified keys: those.
     """
 
     def __init__(self, prob: float = 0.5):
@@ -44,13 +42,15 @@ class RandomFlipLR(BaseTransform):
         self.order[list(RIGHT_JOINTS)] = LEFT_JOINTS
 
     def transform(self, results: dict) -> dict:
-        require(self, results, ("keypoint", "keypoint_score") + NORMALISED)
+        require(self, results, (COORD_FRAME,))
         if np.random.rand() >= self.prob:
             return results
-        kp = results["keypoint"][..., self.order, :].copy()
-        kp[..., 0] = -kp[..., 0]
-        results["keypoint"] = kp
-        results["keypoint_score"] = results["keypoint_score"][..., self.order]
+        if "keypoint" in results:
+            require(self, results, ("keypoint_score",))
+            kp = results["keypoint"][..., self.order, :].copy()
+            kp[..., 0] = -kp[..., 0]
+            results["keypoint"] = kp
+            results["keypoint_score"] = results["keypoint_score"][..., self.order]
         if "object_boxes" not in results:
             return results
         require(self, results, ("object_classes",))
@@ -68,13 +68,14 @@ class RandomFlipLR(BaseTransform):
 class RandomAffine2D(BaseTransform):
     """Random scale, rotation and shift of keypoints and boxes (boxes re-fitted to corners).
 
-    Required keys: ``keypoint``, ``body_scale``. Optional keys: ``object_boxes`` with
-    ``object_classes``. Modified keys: ``keypoint``, ``object_boxes``.
+    Required keys: ``coord_frame``. Optional keys: ``keypoint``, ``object_boxes`` with
+    ``object_classes``. Modified keys: those.
 
     Args:
         scale: range of the isotropic scale factor.
         rotate_deg: maximum absolute rotation in degrees.
-        shift: maximum absolute shift, in body-scale units.
+        shift: maximum absolute shift, in units of the coordinate frame (body scale or image
+            height).
     """
 
     def __init__(self, scale: tuple[float, float] = (0.9, 1.1), rotate_deg: float = 10.0,
@@ -86,12 +87,13 @@ class RandomAffine2D(BaseTransform):
         self.shift = shift
 
     def transform(self, results: dict) -> dict:
-        require(self, results, ("keypoint",) + NORMALISED)
+        require(self, results, (COORD_FRAME,))
         s = np.random.uniform(*self.scale)
         a = np.deg2rad(np.random.uniform(-self.rotate_deg, self.rotate_deg))
         matrix = s * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]], np.float32)
         offset = np.random.uniform(-self.shift, self.shift, size=2).astype(np.float32)
-        results["keypoint"] = (results["keypoint"] @ matrix.T + offset).astype(np.float32)
+        if "keypoint" in results:
+            results["keypoint"] = (results["keypoint"] @ matrix.T + offset).astype(np.float32)
         if "object_boxes" not in results:
             return results
         require(self, results, ("object_classes",))
@@ -112,7 +114,7 @@ class RandomAffine2D(BaseTransform):
 class KeypointNoise(BaseTransform):
     """Gaussian jitter of every joint, in body-scale units (pose-estimator noise).
 
-    Required keys: ``keypoint``, ``body_scale``. Modified keys: ``keypoint``.
+    Required keys: ``keypoint``, ``coord_frame``. Modified keys: ``keypoint``.
     """
 
     def __init__(self, std: float = 0.02):
@@ -121,7 +123,7 @@ class KeypointNoise(BaseTransform):
         self.std = std
 
     def transform(self, results: dict) -> dict:
-        require(self, results, ("keypoint",) + NORMALISED)
+        require(self, results, ("keypoint", COORD_FRAME))
         kp = results["keypoint"]
         results["keypoint"] = (kp + np.random.normal(0, self.std, kp.shape)).astype(np.float32)
         return results
@@ -190,16 +192,17 @@ class ObjectDropout(BaseTransform):
 @TRANSFORMS.register_module()
 class InjectFalseObjects(BaseTransform):
     """False detections: with probability ``prob`` per frame, a random object fills an empty
-    slot somewhere around the body (untracked: a detector's false positives rarely persist).
+    slot somewhere around the centre (untracked: a detector's false positives rarely persist).
 
     Required keys: ``object_boxes``, ``object_classes``, ``object_scores``,
-    ``object_track_ids``, ``body_scale``. Modified keys: the object arrays.
+    ``object_track_ids``, ``coord_frame``. Modified keys: the object arrays.
 
     Args:
         num_classes: number of object classes to draw from.
         prob: probability per frame.
-        extent: false boxes are centred within [-extent, extent] body-scale units.
-        size: range of their side lengths, in body-scale units.
+        extent: false boxes are centred within [-extent, extent] units of the coordinate frame
+            (body scale or image height).
+        size: range of their side lengths, in the same units.
         score: range of their detection scores.
     """
 
@@ -214,7 +217,7 @@ class InjectFalseObjects(BaseTransform):
         self.score = tuple(score)
 
     def transform(self, results: dict) -> dict:
-        require(self, results, OBJECT_KEYS + NORMALISED)
+        require(self, results, OBJECT_KEYS + (COORD_FRAME,))
         classes = results["object_classes"].copy()
         boxes = results["object_boxes"].copy()
         scores = results["object_scores"].copy()

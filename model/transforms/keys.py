@@ -10,6 +10,9 @@ RIGHT_JOINTS = (2, 4, 6, 8, 10, 12, 14, 16)
 SHOULDERS = (5, 6)
 HIPS = (11, 12)
 WRISTS = (9, 10)  # left, right
+# Set by the normalizers (model.transforms.normalize): "body" or "image". The augmentations and
+# encoders that follow need centred coordinates and check for it.
+COORD_FRAME = "coord_frame"
 
 
 def require(transform: object, results: dict, keys: Iterable[str]) -> None:

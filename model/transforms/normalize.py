@@ -1,4 +1,5 @@
-"""Person-centric coordinates: the model sees the operator, not where they stand in the image."""
+"""Centred coordinates: relative to the operator's body (pose and fused models), or to the image
+(the object-only model, which must not see anything computed from the skeleton)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
-from model.transforms.keys import HIPS, SHOULDERS, require
+from model.transforms.keys import COORD_FRAME, HIPS, SHOULDERS, require
 
 TORSO = SHOULDERS + HIPS
 
@@ -35,7 +36,8 @@ class PersonCentricNormalize(BaseTransform):
 
     Required keys: ``keypoint`` (M, T, V, 2), ``keypoint_score`` (M, T, V), ``img_shape``.
     Optional keys: ``object_boxes`` (T, N, 4) with ``object_classes`` (T, N), -1 = empty slot.
-    Modified keys: ``keypoint``, ``object_boxes``. Added keys: ``body_center``, ``body_scale``.
+    Modified keys: ``keypoint``, ``object_boxes``. Added keys: ``body_center``, ``body_scale``,
+    ``coord_frame`` ("body").
 
     Args:
         min_score: joints scoring at or below this count as missing.
@@ -96,11 +98,37 @@ class PersonCentricNormalize(BaseTransform):
                                                boxes, 0.0).astype(np.float32)
         results["body_center"] = center
         results["body_scale"] = scale
+        results[COORD_FRAME] = "body"
         return results
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(min_score={self.min_score}, "
                 f"extent_ratio={self.extent_ratio})")
+
+
+@TRANSFORMS.register_module()
+class ImageFrameNormalize(BaseTransform):
+    """Object boxes relative to the image: ``(p - image centre) / image height``.
+
+    The object-only model's normalizer: nothing in it comes from the skeleton, so the x range
+    is +-width / (2 height) and y is +-0.5 whatever the frame size.
+
+    Required keys: ``object_boxes`` (T, N, 4), ``object_classes`` (T, N), ``img_shape``.
+    Modified keys: ``object_boxes``. Added keys: ``coord_frame`` ("image").
+    """
+
+    def transform(self, results: dict) -> dict:
+        require(self, results, ("object_boxes", "object_classes", "img_shape"))
+        height, width = results["img_shape"]
+        center = np.array([width / 2, height / 2] * 2, np.float32)
+        boxes = (results["object_boxes"].astype(np.float32) - center) / np.float32(height)
+        results["object_boxes"] = np.where(results["object_classes"][..., None] >= 0, boxes,
+                                           0.0).astype(np.float32)
+        results[COORD_FRAME] = "image"
+        return results
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}()"
 
 
 @TRANSFORMS.register_module()

@@ -1,4 +1,9 @@
-"""Encode each detected object by its geometry relative to the subject, and format the stream."""
+"""Encode each detected object and format the object stream.
+
+Two encodings: ``EncodeObjects`` (fused models) places every object relative to the subject's
+body and wrists; ``EncodeObjectTracks`` (the object-only model) uses nothing but the detector's
+output, boxes and tracks in image coordinates.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import numpy as np
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
-from model.transforms.keys import WRISTS, require
+from model.transforms.keys import COORD_FRAME, WRISTS, require
 
 # Per-object features written by EncodeObjects, in this order.
 OBJECT_FEATURES = (
@@ -21,9 +26,26 @@ OBJECT_FEATURES = (
     "velocity_minus_right_wrist_x", "velocity_minus_right_wrist_y",
     "tracked",                                           # same track in the previous frame
 )
+# Per-object features written by EncodeObjectTracks, in this order: detector output only.
+TRACK_FEATURES = (
+    "center_x", "center_y", "width", "height",           # box in image coordinates
+    "score",
+    "velocity_x", "velocity_y",                          # since the previous sampled frame
+    "tracked",                                           # same track in the previous frame
+    "displacement_x", "displacement_y",                  # since the track's first frame here
+)
 # Wrist offsets in box sizes are clipped: beyond a few sizes only "far away" matters.
 _IN_BOX_LIMIT = 4.0
 NUM_OBJECT_FEATURES = len(OBJECT_FEATURES)
+NUM_TRACK_FEATURES = len(TRACK_FEATURES)
+
+
+def _check_frame(transform: object, results: dict, frame: str) -> None:
+    require(transform, results, (COORD_FRAME,))
+    if results[COORD_FRAME] != frame:
+        raise ValueError(f"{type(transform).__name__}: expects {frame} coordinates, the sample "
+                         f"of video {results.get('video_id', '?')!r} is in "
+                         f"{results[COORD_FRAME]} coordinates; check the pipeline's normalizer")
 
 
 @TRANSFORMS.register_module()
@@ -46,7 +68,8 @@ class EncodeObjects(BaseTransform):
 
     Required keys: ``keypoint`` (M, T, V, 2), ``keypoint_score`` (M, T, V), ``object_boxes``
     (T, N, 4), ``object_classes`` (T, N), ``object_scores`` (T, N), ``object_track_ids``
-    (T, N), ``body_scale``. Optional keys: ``num_clips`` (clips are T / num_clips frames each).
+    (T, N), ``coord_frame`` ("body"). Optional keys: ``num_clips`` (clips are T / num_clips
+    frames each).
     Added keys: ``objects`` (T, N, F) float32. Modified keys: ``object_classes`` (int64).
     Removed keys: ``object_boxes``, ``object_scores``, ``object_track_ids``.
     """
@@ -56,7 +79,8 @@ class EncodeObjects(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         require(self, results, ("keypoint", "keypoint_score", "object_boxes", "object_classes",
-                                "object_scores", "object_track_ids", "body_scale"))
+                                "object_scores", "object_track_ids"))
+        _check_frame(self, results, "body")
         boxes = results.pop("object_boxes")
         scores = results.pop("object_scores")
         tracks = results.pop("object_track_ids")
@@ -74,7 +98,7 @@ class EncodeObjects(BaseTransform):
         offsets = np.where(hidden, 0.0, offsets).reshape(shape)
         in_box = np.where(hidden | ~np.isfinite(in_box), 0.0, in_box).reshape(shape)
         seen_flags = np.broadcast_to(seen[:, None, :], (*center.shape[:2], 2))
-        motion = _track_motion(center, tracks, wrists, seen, results.get("num_clips", 1))
+        motion = _motion_with_wrists(center, tracks, wrists, seen, results.get("num_clips", 1))
         feats = np.concatenate([center, size, offsets, in_box, scores[..., None], seen_flags,
                                 motion], -1)
         results["objects"] = np.where(valid, feats, 0.0).astype(np.float32)
@@ -85,18 +109,29 @@ class EncodeObjects(BaseTransform):
         return f"{self.__class__.__name__}(min_score={self.min_score})"
 
 
-def _track_motion(center: np.ndarray, tracks: np.ndarray, wrists: np.ndarray,
-                  seen: np.ndarray, num_clips: int) -> np.ndarray:
+def _clip_pairs(num_frames: int, num_clips: int) -> np.ndarray:
+    """Frames t whose predecessor t - 1 is in the same clip (a clip's first frame has none)."""
+    t = np.arange(1, num_frames)
+    return t[t % (num_frames // num_clips) != 0]
+
+
+def _track_velocity(center: np.ndarray, tracks: np.ndarray,
+                    t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Box-centre displacement since frame t - 1 of the same track (P, N, 2), and whether the
+    track was there (P, N); untracked objects (-1) never are."""
+    same = (tracks[t][:, :, None] == tracks[t - 1][:, None, :]) & (tracks[t][:, :, None] >= 0)
+    found = same.any(-1)
+    previous = center[t - 1][np.arange(len(t))[:, None], same.argmax(-1)]
+    return np.where(found[..., None], center[t] - previous, 0.0), found
+
+
+def _motion_with_wrists(center: np.ndarray, tracks: np.ndarray, wrists: np.ndarray,
+                        seen: np.ndarray, num_clips: int) -> np.ndarray:
     """(T, N, 7): velocity, velocity minus each wrist's, tracked flag (see EncodeObjects)."""
     num_frames, num_slots = tracks.shape
     out = np.zeros((num_frames, num_slots, 7), np.float32)
-    # Pairs (t, t - 1) inside one clip: a clip's first frame has no predecessor.
-    t = np.arange(1, num_frames)
-    t = t[t % (num_frames // num_clips) != 0]
-    same = (tracks[t][:, :, None] == tracks[t - 1][:, None, :]) & (tracks[t][:, :, None] >= 0)
-    found = same.any(-1)                                               # (P, N)
-    previous = center[t - 1][np.arange(len(t))[:, None], same.argmax(-1)]
-    velocity = np.where(found[..., None], center[t] - previous, 0.0)   # (P, N, 2)
+    t = _clip_pairs(num_frames, num_clips)
+    velocity, found = _track_velocity(center, tracks, t)
     wrist_velocity = wrists[t] - wrists[t - 1]                         # (P, 2, 2)
     wrist_ok = seen[t] & seen[t - 1]                                   # (P, 2)
     relative = velocity[:, :, None, :] - wrist_velocity[:, None, :, :]  # (P, N, 2, 2)
@@ -105,6 +140,66 @@ def _track_motion(center: np.ndarray, tracks: np.ndarray, wrists: np.ndarray,
     out[t, :, 2:6] = relative.reshape(len(t), num_slots, 4)
     out[t, :, 6] = found
     return out
+
+
+def _displacement_since_first_seen(center: np.ndarray, tracks: np.ndarray,
+                                   num_clips: int) -> np.ndarray:
+    """(T, N, 2): each tracked box centre minus where its track was first seen in the clip."""
+    out = np.zeros(center.shape, np.float32)
+    clip_len = len(tracks) // num_clips
+    for start in range(0, len(tracks), clip_len):
+        clip_tracks = tracks[start:start + clip_len].ravel()   # time-major: first = earliest
+        clip_center = center[start:start + clip_len].reshape(-1, 2)
+        valid = np.flatnonzero(clip_tracks >= 0)
+        if valid.size == 0:
+            continue
+        _, first, inverse = np.unique(clip_tracks[valid], return_index=True,
+                                        return_inverse=True)
+        origin = clip_center[valid][first]
+        out[start:start + clip_len].reshape(-1, 2)[valid] = clip_center[valid] - origin[inverse]
+    return out
+
+
+@TRANSFORMS.register_module()
+class EncodeObjectTracks(BaseTransform):
+    """Per frame and object slot, the features of ``TRACK_FEATURES``, from the detector alone.
+
+    Boxes are in image coordinates (after ``ImageFrameNormalize``); velocities and the
+    displacement since the track's first frame in the clip follow the detector's track ids, so
+    a tool taken from the bench shows as a track that leaves its spot. Untracked objects (track
+    -1) get zero motion and ``tracked`` 0. Nothing here is computed from the skeleton: this is
+    the input of the object-only model.
+
+    Required keys: ``object_boxes`` (T, N, 4), ``object_classes`` (T, N), ``object_scores``
+    (T, N), ``object_track_ids`` (T, N), ``coord_frame`` ("image"). Optional keys:
+    ``num_clips``. Added keys: ``objects`` (T, N, F) float32. Modified keys: ``object_classes``
+    (int64). Removed keys: ``object_boxes``, ``object_scores``, ``object_track_ids``.
+    """
+
+    def transform(self, results: dict) -> dict:
+        require(self, results, ("object_boxes", "object_classes", "object_scores",
+                                "object_track_ids"))
+        _check_frame(self, results, "image")
+        boxes = results.pop("object_boxes")
+        scores = results.pop("object_scores")
+        tracks = results.pop("object_track_ids")
+        classes = results["object_classes"].astype(np.int64)
+        num_clips = results.get("num_clips", 1)
+        center = (boxes[..., :2] + boxes[..., 2:]) / 2
+        size = boxes[..., 2:] - boxes[..., :2]
+        motion = np.zeros((*tracks.shape, 3), np.float32)
+        t = _clip_pairs(len(tracks), num_clips)
+        velocity, found = _track_velocity(center, tracks, t)
+        motion[t, :, 0:2] = velocity
+        motion[t, :, 2] = found
+        feats = np.concatenate([center, size, scores[..., None], motion,
+                                _displacement_since_first_seen(center, tracks, num_clips)], -1)
+        results["objects"] = np.where((classes >= 0)[..., None], feats, 0.0).astype(np.float32)
+        results["object_classes"] = classes
+        return results
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}()"
 
 
 @TRANSFORMS.register_module()

@@ -45,8 +45,8 @@ class TemporalSpeedJitter(BaseTransform):
     fraction r of the frames plays the motion 1/r times slower. Applied to pose and objects
     alike, before sampling.
 
-    Required keys: ``keypoint``, ``keypoint_score``, object arrays, ``total_frames``.
-    Modified keys: those arrays and ``total_frames``.
+    Required keys: ``total_frames``. Optional keys: ``keypoint``, ``keypoint_score``, the object
+    arrays (whichever streams the sample holds). Modified keys: those and ``total_frames``.
 
     Args:
         ratio: range of the kept fraction of the frames.
@@ -62,7 +62,7 @@ class TemporalSpeedJitter(BaseTransform):
         self.prob = prob
 
     def transform(self, results: dict) -> dict:
-        require(self, results, TIME_MAJOR_POSE_KEYS + OBJECT_KEYS + ("total_frames",))
+        require(self, results, ("total_frames",))
         total = results["total_frames"]
         if np.random.rand() >= self.prob:
             return results
@@ -70,9 +70,11 @@ class TemporalSpeedJitter(BaseTransform):
         start = np.random.randint(0, total - keep + 1)
         span = slice(start, start + keep)
         for key in TIME_MAJOR_POSE_KEYS:
-            results[key] = results[key][:, span]
+            if key in results:
+                results[key] = results[key][:, span]
         for key in OBJECT_KEYS:
-            results[key] = results[key][span]
+            if key in results:
+                results[key] = results[key][span]
         results["total_frames"] = keep
         return results
 

@@ -57,8 +57,8 @@ model = dict(
         graph_cfg=dict(layout='coco', mode='spatial'))),
     cls_head=dict(type='GCNHead', num_classes=num_classes, in_channels=256, dropout=0.5))
 
-train_cfg = dict(max_epochs=30, batch_size=16, num_workers=0, early_stop_patience=10,
-                 class_balance_power=0.0, amp=True)
+train_cfg = dict(max_epochs=30, batch_size=16, num_workers=0, selection='best_val',
+                 early_stop_patience=10, class_balance_power=0.0, amp=True)
 val_cfg = dict(batch_size=32)
 # AdamW with warm-up (as the workcell configs): ST-GCN++'s SGD recipe (lr 0.1) is for batches
 # of 128 and diverged here with batches of 16.

@@ -10,45 +10,70 @@ clip_len = 48
 feature_table = 'data/workcell/features'   # jobs override it with --table
 
 # Windows cut from the Parquet feature table at load time (model/datasets/window_dataset.py).
+# `streams` says what a sample holds; the ablations load only their own stream.
 dataset = dict(type='FeatureTableDataset', window_s=4.0, stride_s=2.0, num_person=1,
-               min_frames=4)
+               min_frames=4, streams=('pose', 'objects'))
 
-_pose_and_objects = [
-    dict(type='PoseDecode'),
-    dict(type='ObjectDecode'),
-    dict(type='PersonCentricNormalize', min_score=0.05),
-]
-_format = [
-    dict(type='EncodeObjects'),
-    dict(type='ZeroMissingJoints'),
-    dict(type='GenSkeFeat', dataset='coco', feats=['j']),
-    dict(type='FormatGCNInput', num_person=1),
-    dict(type='FormatObjectInput'),
-    dict(type='PackActionInputs', collect_keys=('keypoint', 'objects', 'object_classes'),
-         meta_keys=('video_id', 'frame_range', 'img_shape')),
-]
-train_pipeline = [
-    dict(type='TemporalSpeedJitter', ratio=(0.7, 1.0), prob=0.8),
-    dict(type='UniformSampleFrames', clip_len=clip_len),
-    *_pose_and_objects,
+
+def _sampler(split):
+    # Random in training; 1 clip for validation, 5 for testing (differs only in sampling).
+    if split == 'train':
+        return [dict(type='TemporalSpeedJitter', ratio=(0.7, 1.0), prob=0.8),
+                dict(type='UniformSampleFrames', clip_len=clip_len)]
+    return [dict(type='UniformSampleFrames', clip_len=clip_len,
+                 num_clips=1 if split == 'val' else 5, test_mode=True)]
+
+
+def _pipelines(decode, augment, encode):
+    return {split: [*_sampler(split), *decode, *(augment if split == 'train' else []), *encode]
+            for split in ('train', 'val', 'test')}
+
+
+_pose_augment = [
     dict(type='RandomFlipLR', prob=0.5),
     dict(type='RandomAffine2D', scale=(0.85, 1.15), rotate_deg=12.0, shift=0.15),
     dict(type='KeypointNoise', std=0.03),
     dict(type='JointDropout', prob=0.06, max_span=0.6),
-    dict(type='ObjectDropout', prob=0.15),
-    dict(type='InjectFalseObjects', num_classes=num_object_classes, prob=0.1),
-    *_format,
 ]
-val_pipeline = [
-    dict(type='UniformSampleFrames', clip_len=clip_len, num_clips=1, test_mode=True),
-    *_pose_and_objects,
-    *_format,
+_pose_format = [
+    dict(type='ZeroMissingJoints'),
+    dict(type='GenSkeFeat', dataset='coco', feats=['j']),
+    dict(type='FormatGCNInput', num_person=1),
 ]
-test_pipeline = [
-    dict(type='UniformSampleFrames', clip_len=clip_len, num_clips=5, test_mode=True),
-    *_pose_and_objects,
-    *_format,
-]
+_meta = ('video_id', 'frame_range', 'img_shape')
+
+# Pose + objects (the fused models): both streams in the operator's body frame, objects also
+# relative to the wrists (EncodeObjects).
+fused_pipelines = _pipelines(
+    decode=[dict(type='PoseDecode'), dict(type='ObjectDecode'),
+            dict(type='PersonCentricNormalize', min_score=0.05)],
+    augment=[*_pose_augment, dict(type='ObjectDropout', prob=0.15),
+             dict(type='InjectFalseObjects', num_classes=num_object_classes, prob=0.1)],
+    encode=[dict(type='EncodeObjects'), *_pose_format, dict(type='FormatObjectInput'),
+            dict(type='PackActionInputs', collect_keys=('keypoint', 'objects', 'object_classes'),
+                 meta_keys=_meta)])
+# Pose only: nothing from the object detector (the dataset does not even load it).
+pose_only_pipelines = _pipelines(
+    decode=[dict(type='PoseDecode'), dict(type='PersonCentricNormalize', min_score=0.05)],
+    augment=_pose_augment,
+    encode=[*_pose_format,
+            dict(type='PackActionInputs', collect_keys=('keypoint',), meta_keys=_meta)])
+# Objects only: boxes, classes, scores and tracks in image coordinates (EncodeObjectTracks);
+# nothing computed from the skeleton.
+object_only_pipelines = _pipelines(
+    decode=[dict(type='ObjectDecode'), dict(type='ImageFrameNormalize')],
+    augment=[dict(type='RandomFlipLR', prob=0.5),
+             dict(type='RandomAffine2D', scale=(0.85, 1.15), rotate_deg=12.0, shift=0.05),
+             dict(type='ObjectDropout', prob=0.15),
+             dict(type='InjectFalseObjects', num_classes=num_object_classes, prob=0.1,
+                  extent=0.6, size=(0.02, 0.15))],
+    encode=[dict(type='EncodeObjectTracks'), dict(type='FormatObjectInput'),
+            dict(type='PackActionInputs', collect_keys=('objects', 'object_classes'),
+                 meta_keys=_meta)])
+
+train_pipeline = fused_pipelines['train']
+val_pipeline = fused_pipelines['val']
+test_pipeline = fused_pipelines['test']
 
 data_preprocessor = dict(
     type='MultiModalDataPreprocessor',
@@ -63,6 +88,7 @@ pose_backbone = dict(
     graph_cfg=dict(layout='coco', mode='spatial'), base_channels=32)
 pose_channels = 128       # base_channels x 4 after the two inflating stages
 object_backbone = dict(type='ObjectSetEncoder', num_classes=num_object_classes, embed_dim=16,
+                       in_features=22,  # len(OBJECT_FEATURES) of EncodeObjects
                        hidden_dim=64, out_channels=128, temporal_layers=3, dropout=0.1)
 object_channels = 128
 head_dropout = 0.5
@@ -77,7 +103,8 @@ train_cfg = dict(
     max_epochs=40,
     batch_size=16,
     num_workers=0,             # data-loader processes per training worker
-    early_stop_patience=12,    # epochs without a better validation macro-F1
+    selection='best_val',      # package the epoch with the best validation macro-F1 ...
+    early_stop_patience=12,    # ... and stop after this many epochs without a better one
     class_balance_power=1.0,   # class weights (N / (K n_c)) ** power in the loss; 0 = off
     amp=True,                  # mixed precision when the worker has a GPU
 )
