@@ -22,25 +22,25 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-import pyarrow.compute as pc
 from tqdm import tqdm
 
 from jobs.cli import write_report
 from jobs.ingest import ingest_mmaction_pkl
-from model.datasets.feature_table import content_checksum, read_feature_table, read_info
+from model.builders import pipeline_step
+from model.datasets.feature_table import content_checksum, read_info
 from model.datasets.mmaction_pkl import load_skeleton_pkl
 from model.device import local_device
-from model.evaluation.metrics import classification_metrics, timeline_accuracy
+from model.evaluation.metrics import classification_metrics
 from model.evaluation.report import confusion_png, evaluation_markdown, timeline_png
-from model.training.ensemble import (
+from model.evaluation.timeline import frame_timelines, untrimmed_videos
+from model.inference.ensemble import (
     ENSEMBLE_FILE,
     combine,
     is_ensemble,
     load_ensemble,
     predict_members,
 )
-from model.training.package import CLASSES, load_package
+from model.inference.package import CLASSES, load_package
 
 
 class TestSetMismatch(RuntimeError):
@@ -58,31 +58,38 @@ def check_frozen(table: str | Path, split: str, frozen_file: str | Path) -> str:
     return f"matches {Path(frozen_file).name} (sha256 {actual[:16]}...)"
 
 
-def _untrimmed_videos(table: str | Path, split: str) -> list[str]:
-    """Videos with more than one labelled segment."""
-    rows, _ = read_feature_table(table, splits=[split], columns=["video_id", "segment_index"])
-    grouped = rows.group_by("video_id").aggregate([("segment_index", "max")])
-    mask = pc.greater(grouped.column("segment_index_max"), 0)
-    return sorted(grouped.filter(mask).column("video_id").to_pylist())
-
-
-def _load(package_dir: str | Path) -> tuple[dict, dict[str, float], list[str]]:
-    """Member packages, their weights and the classes of a package or an ensemble folder."""
+def _load(package_dir: str | Path) -> tuple[dict, dict[str, float]]:
+    """Member packages and their weights, of a package or an ensemble folder."""
     device = local_device()
     if is_ensemble(package_dir):
         ensemble = load_ensemble(package_dir, device)
-        return ensemble.members, ensemble.weights, ensemble.action_classes
-    package = load_package(package_dir, device)
-    return {"model": package}, {"model": 1.0}, package.action_classes
+        return ensemble.members, ensemble.weights
+    return {"model": load_package(package_dir, device)}, {"model": 1.0}
 
 
-def _classes(package_dir: str | Path) -> list[str]:
-    """The action classes of a package or ensemble, read without building the models."""
+def _classes(package_dir: str | Path) -> tuple[list[str], list[str]]:
+    """The action and object classes of a package or ensemble, read without building the
+    models."""
     folder = Path(package_dir)
     if is_ensemble(folder):
         first = next(iter(json.loads((folder / ENSEMBLE_FILE).read_text())["members"].values()))
         folder = folder / first
-    return json.loads((folder / CLASSES).read_text())["action_classes"]
+    classes = json.loads((folder / CLASSES).read_text())
+    return classes["action_classes"], classes["object_classes"]
+
+
+def check_table_classes(package_dir: str | Path, table: str | Path) -> list[str]:
+    """The model's action classes, after checking that the table has the same action and
+    object classes, in the same order (a class index means the same thing to both)."""
+    actions, objects = _classes(package_dir)
+    info = read_info(table)
+    for kind, ours, theirs in (("action", actions, info.action_classes),
+                               ("object", objects, info.object_classes)):
+        if list(theirs) != list(ours):
+            raise ValueError(f"{table} has {kind} classes {list(theirs)}, the model "
+                             f"{package_dir} was trained with {list(ours)}: names and order "
+                             "must match")
+    return actions
 
 
 def _timeline(members, weights, table, split, videos: list[str], window_s: float,
@@ -91,24 +98,8 @@ def _timeline(members, weights, table, split, videos: list[str], window_s: float
         scores, _, metas = predict_members(members, table, split, batch_size, bar.update,
                                            mode="sliding", window_s=window_s,
                                            stride_s=stride_s, video_ids=videos)
-    scores = combine(scores, weights)
-    rows, _ = read_feature_table(table, splits=[split], columns=["video_id", "label"])
-    timelines, all_labels, all_preds = {}, [], []
-    for video in videos:
-        labels = rows.filter(pc.equal(rows.column("video_id"), video)).column("label").to_numpy()
-        summed = np.zeros((len(labels), scores.shape[1]))
-        for score, meta in zip(scores, metas, strict=True):
-            if meta["video_id"] == video:
-                start, end = meta["frame_range"]
-                summed[start:end] += score
-        predictions = summed.argmax(axis=1)
-        timelines[video] = {"labels": labels.tolist(), "predictions": predictions.tolist(),
-                            **timeline_accuracy(labels, predictions)}
-        all_labels.append(labels)
-        all_preds.append(predictions)
-    summary = timeline_accuracy(np.concatenate(all_labels), np.concatenate(all_preds))
-    summary.update(videos=len(videos), window_s=window_s, stride_s=stride_s)
-    return summary, timelines
+    return frame_timelines(table, split, videos, combine(scores, weights), metas, window_s,
+                           stride_s)
 
 
 def evaluate(package_dir: str | Path, table: str | Path, out: str | Path, *,
@@ -122,17 +113,15 @@ def evaluate(package_dir: str | Path, table: str | Path, out: str | Path, *,
     check = check_frozen(table, split, frozen_test_set) if frozen_test_set else "not requested"
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    members, weights, classes = _load(package_dir)
-    table_classes = list(read_info(table).action_classes)
-    if table_classes != classes:
-        raise ValueError(f"{table} classes {table_classes} differ from the model's {classes}")
+    classes = check_table_classes(package_dir, table)
+    members, weights = _load(package_dir)
     with tqdm(desc=f"{split} clips", unit="clip") as bar:
         member_scores, labels, metas = predict_members(members, table, split, batch_size,
                                                        bar.update, num_clips=num_clips)
     scores = combine(member_scores, weights)
     clips = classification_metrics(labels, scores, classes)
     cfg = next(iter(members.values())).cfg
-    sampler = next(s for s in cfg.test_pipeline if s["type"] == "UniformSampleFrames")
+    sampler = pipeline_step(cfg.test_pipeline, "UniformSampleFrames")
     result = {"package": str(package_dir), "data": str(table), "split": split,
               "test_set_check": check, "window_s": cfg.dataset.get("window_s"),
               "clip_len": sampler["clip_len"],
@@ -149,7 +138,7 @@ def evaluate(package_dir: str | Path, table: str | Path, out: str | Path, *,
         result["weights"] = weights
     confusion_png(clips["confusion_matrix"], classes, out / "confusion_matrix.png",
                   f"{Path(package_dir).name}: {split}")
-    videos = _untrimmed_videos(table, split) if timeline else []
+    videos = untrimmed_videos(table, split) if timeline else []
     if videos:
         result["timeline"], timelines = _timeline(members, weights, table, split, videos,
                                                   timeline_window_s, timeline_stride_s,
@@ -161,28 +150,48 @@ def evaluate(package_dir: str | Path, table: str | Path, out: str | Path, *,
     return result
 
 
-def evaluate_pkl(package_dir: str | Path, pkl: str | Path, out: str | Path, *,
-                 allow_pickle: bool, pkl_split: str | None = None, fps: float = 30.0,
-                 batch_size: int = 32, num_clips: int | None = None) -> dict:
-    """Ingest an MMAction2 skeleton .pkl (all clips, or those of ``pkl_split``) into a
-    temporary feature table and evaluate on it."""
-    classes = _classes(package_dir)
-    doc = load_skeleton_pkl(pkl, allow_pickle)
+def _pkl_clips(doc: dict, pkl: str | Path, pkl_split: str | None,
+               all_clips: bool) -> tuple[list[str], str]:
+    """The clips to score and a sentence saying which: a named split, the file's only split,
+    or (only when asked for, if the file has several splits) every clip."""
+    splits = doc.get("split", {})
     if pkl_split is not None:
-        if pkl_split not in doc.get("split", {}):
-            raise SystemExit(f"{pkl}: no split {pkl_split!r} (has {sorted(doc['split'])})")
-        ids = [str(i) for i in doc["split"][pkl_split]]
-    else:
-        ids = [str(r["frame_dir"]) for r in doc["annotations"] if isinstance(r, dict)]
+        if pkl_split not in splits:
+            raise SystemExit(f"{pkl}: no split {pkl_split!r} (has {sorted(splits)})")
+        return [str(i) for i in splits[pkl_split]], f"split {pkl_split!r}"
+    if len(splits) > 1 and not all_clips:
+        raise SystemExit(f"{pkl} has splits {sorted(splits)}: choose the clips to score with "
+                         "--pkl-split NAME, or pass --all-clips to score every clip of the file "
+                         "(training clips included)")
+    if len(splits) == 1 and not all_clips:
+        name, ids = next(iter(splits.items()))
+        return [str(i) for i in ids], f"split {name!r} (the file's only split)"
+    every = [str(r["frame_dir"]) for r in doc["annotations"] if isinstance(r, dict)]
+    which = f"every clip of the file, all its splits {sorted(splits)} included" if splits \
+        else "every clip of the file (it has no split)"
+    return every, which
+
+
+def evaluate_pkl(package_dir: str | Path, pkl: str | Path, out: str | Path, *,
+                 allow_pickle: bool, pkl_split: str | None = None, all_clips: bool = False,
+                 fps: float = 30.0, batch_size: int = 32,
+                 num_clips: int | None = None) -> dict:
+    """Ingest the clips of an MMAction2 skeleton .pkl (``pkl_split``, the file's only split, or
+    with ``all_clips`` every clip) into a temporary feature table and evaluate on it.
+
+    Clips the ingest rejects are listed in ``result["ingest"]`` and in the Markdown report."""
+    actions, _ = _classes(package_dir)
+    ids, scored = _pkl_clips(load_skeleton_pkl(pkl, allow_pickle), pkl, pkl_split, all_clips)
     with tempfile.TemporaryDirectory() as tmp:
         split_file = Path(tmp) / "split.json"
         split_file.write_text(json.dumps({"test": ids}))
-        report = ingest_mmaction_pkl(pkl, Path(tmp) / "features", classes=classes,
+        report = ingest_mmaction_pkl(pkl, Path(tmp) / "features", classes=actions,
                                      allow_pickle=allow_pickle, split_file=str(split_file),
-                                     fps=fps)
+                                     video_ids=ids, fps=fps)
         return evaluate(package_dir, Path(tmp) / "features", out, split="test",
                         timeline=False, batch_size=batch_size, num_clips=num_clips,
-                        extra={"ingest": {"rejected": report.rejected, "notes": report.notes}})
+                        extra={"ingest": {"scored": f"{scored}: {len(ids)} clips",
+                                          "rejected": report.rejected, "notes": report.notes}})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -196,7 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="split of --table")
     p.add_argument("--allow-pickle", action="store_true",
                    help="allow unpickling --mmaction-pkl (runs code from the file)")
-    p.add_argument("--pkl-split", help="only the clips of this split of the .pkl")
+    p.add_argument("--pkl-split", help="score the clips of this split of the .pkl (needed when "
+                                       "the file has several splits)")
+    p.add_argument("--all-clips", action="store_true",
+                   help="score every clip of the .pkl, whatever its split (training clips "
+                        "included)")
     p.add_argument("--fps", type=float, default=30.0, help="frame rate of the .pkl clips")
     p.add_argument("--out", required=True, help="report folder")
     p.add_argument("--frozen-test-set", help="JSON with the split's expected content_sha256")
@@ -215,8 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.mmaction_pkl:
             result = evaluate_pkl(args.package, args.mmaction_pkl, args.out,
                                   allow_pickle=args.allow_pickle, pkl_split=args.pkl_split,
-                                  fps=args.fps, batch_size=args.batch_size,
-                                  num_clips=args.num_clips)
+                                  all_clips=args.all_clips, fps=args.fps,
+                                  batch_size=args.batch_size, num_clips=args.num_clips)
         else:
             result = evaluate(args.package, args.table, args.out, split=args.split,
                               frozen_test_set=args.frozen_test_set,
@@ -227,16 +240,26 @@ def main(argv: list[str] | None = None) -> int:
     except TestSetMismatch as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    except PermissionError as exc:
+    except (PermissionError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     clips = result["clips"]
-    print(f"{args.split}: top1 {clips['top1']:.4f}  top5 {clips['top5']:.4f}  "
-          f"macro P/R/F1 {clips['macro_precision']:.4f}/{clips['macro_recall']:.4f}/"
-          f"{clips['macro_f1']:.4f}  ({clips['num_clips']} clips)")
+    ingest = result.get("ingest", {})
+    if ingest:
+        print(f"scored: {ingest['scored']}")
+    print(f"{args.split if not ingest else 'clips'}: top1 {clips['top1']:.4f}  "
+          f"top5 {clips['top5']:.4f}  macro P/R/F1 {clips['macro_precision']:.4f}/"
+          f"{clips['macro_recall']:.4f}/{clips['macro_f1']:.4f}  ({clips['num_clips']} clips)")
     if "timeline" in result:
         print(f"timeline frame accuracy {result['timeline']['frame_accuracy']:.4f}")
+    rejected = ingest.get("rejected", [])
+    for r in rejected:
+        print(f"rejected, not scored: {r['file']}: {'; '.join(r['issues'])}", file=sys.stderr)
     print(f"report: {Path(args.out) / 'metrics.md'}")
+    if rejected:
+        print(f"error: {len(rejected)} clip(s) were rejected and are not in the figures above",
+              file=sys.stderr)
+        return 1
     return 0
 
 

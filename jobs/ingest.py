@@ -6,6 +6,9 @@ Two sources:
 
 Bad files are reported (file, frame, field) and left out; the others are still ingested, and the
 job exits with status 1 when anything was rejected. Reports: ``<out>/ingest_report.{json,md}``.
+Without a split file the split is drawn from ``--seed``: by video (stratified by label), or by
+group with ``--group-by operator`` (a key of the annotations' ``video.groups``), so that all the
+videos of one operator (camera, day, ...) land in the same split.
 
 Examples:
   python -m jobs.ingest --dataset data/workcell --out data/workcell/features
@@ -20,6 +23,7 @@ import shutil
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,15 +31,27 @@ import ray
 
 from actors.annotation_ingest import AnnotationToRows, ValidateAnnotation, with_split
 from jobs.cli import init_ray, write_report
-from model.datasets.annotation import AnnotationError, AnnotationIssue, DatasetSpec
-from model.datasets.feature_table import SPLITS, read_info
+from model.datasets.annotation import (
+    DEFAULT_MAX_ANNOTATION_BYTES,
+    AnnotationError,
+    AnnotationIssue,
+    DatasetSpec,
+    load_annotation,
+)
+from model.datasets.feature_table import SPLITS, read_feature_table, read_info
+from model.datasets.frame_rows import annotation_to_arrays
 from model.datasets.mmaction_pkl import (
     load_skeleton_pkl,
     pkl_split_of,
     record_to_arrays,
     validate_record,
 )
-from model.datasets.splits import assign_splits, load_split_file, write_split_file
+from model.datasets.splits import (
+    assign_group_splits,
+    assign_splits,
+    load_split_file,
+    write_split_file,
+)
 
 
 @dataclass
@@ -79,11 +95,18 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
 
 
 def _split_assignment(strata: dict[str, str], split_file: str | None, seed: int,
-                      val_fraction: float, test_fraction: float,
-                      report: IngestReport) -> dict[str, str]:
+                      val_fraction: float, test_fraction: float, report: IngestReport,
+                      groups: dict[str, str] | None = None,
+                      group_by: str | None = None) -> dict[str, str]:
+    if split_file is None and groups is not None:
+        report.notes.append(f"splits drawn with seed {seed} by video.groups.{group_by} "
+                            f"({len(set(groups.values()))} groups; val {val_fraction}, test "
+                            f"{test_fraction} of the groups): no {group_by} is in two splits")
+        return assign_group_splits(groups, val_fraction, test_fraction, seed)
     if split_file is None:
         report.notes.append(f"splits drawn with seed {seed} (val {val_fraction}, "
-                            f"test {test_fraction}), stratified by main label where possible")
+                            f"test {test_fraction}), stratified by main label where possible; "
+                            "by video: pass --group-by to keep an operator's videos together")
         return assign_splits(strata, val_fraction, test_fraction, seed)
     given = load_split_file(split_file)
     unknown = sorted(set(given) - set(strata))
@@ -95,10 +118,15 @@ def _split_assignment(strata: dict[str, str], split_file: str | None, seed: int,
 
 def ingest_annotations(dataset_dir: str | Path, out: str | Path, *, split_file: str | None = None,
                        seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.15,
-                       max_persons: int = 4, max_objects: int = 12,
+                       max_persons: int = 4, max_objects: int = 16,
                        box_tolerance_px: float = 2.0, workers: int = 2,
+                       group_by: str | None = None,
+                       max_annotation_bytes: int | None = DEFAULT_MAX_ANNOTATION_BYTES,
                        overwrite: bool = False) -> IngestReport:
-    """Validate every ``annotations/*.json`` of a dataset folder and write the feature table."""
+    """Validate every ``annotations/*.json`` of a dataset folder and write the feature table.
+
+    ``group_by`` draws the split by that key of ``video.groups`` (when there is no split file);
+    files larger than ``max_annotation_bytes`` are rejected unread."""
     started = time.perf_counter()
     dataset_dir, out = Path(dataset_dir), Path(out)
     spec = DatasetSpec.load(dataset_dir / "dataset.json")
@@ -110,13 +138,12 @@ def ingest_annotations(dataset_dir: str | Path, out: str | Path, *, split_file: 
     _prepare_out(out, overwrite)
     report = IngestReport(out=str(out), source=str(dataset_dir))
     init_ray()
-    spec_json = spec.to_json()
+    reader = dict(spec_json=spec.to_json(), box_tolerance_px=box_tolerance_px,
+                  max_persons=max_persons, max_objects=max_objects,
+                  max_bytes=max_annotation_bytes)
     checked = (ray.data.from_items([{"path": str(p)} for p in files])
                .map(ValidateAnnotation, concurrency=workers,
-                    fn_constructor_kwargs=dict(spec_json=spec_json,
-                                               box_tolerance_px=box_tolerance_px,
-                                               max_persons=max_persons,
-                                               max_objects=max_objects))
+                    fn_constructor_kwargs=dict(reader, group_by=group_by))
                .take_all())
     by_id: dict[str, list[dict]] = defaultdict(list)
     for row in checked:
@@ -134,8 +161,11 @@ def ingest_annotations(dataset_dir: str | Path, out: str | Path, *, split_file: 
                     r["path"], "video.id", f"duplicate video id {video_id!r}, also in {others}"))]})
         else:
             accepted[video_id] = rows[0]
-    splits = _split_assignment({v: r["main_label"] for v, r in accepted.items()}, split_file,
-                               seed, val_fraction, test_fraction, report)
+    splits = _split_assignment(
+        {v: r["main_label"] for v, r in accepted.items()}, split_file, seed, val_fraction,
+        test_fraction, report,
+        groups={v: r["group"] for v, r in accepted.items()} if group_by else None,
+        group_by=group_by)
     for video_id in sorted(set(accepted) - set(splits)):
         path = accepted.pop(video_id)["path"]
         report.rejected.append({"file": path, "issues": [str(AnnotationIssue(
@@ -146,10 +176,10 @@ def ingest_annotations(dataset_dir: str | Path, out: str | Path, *, split_file: 
     items = [{"path": r["path"], "split": splits[v]} for v, r in sorted(accepted.items())]
     (ray.data.from_items(items)
      .map_batches(AnnotationToRows, batch_size=4, concurrency=workers, batch_format="numpy",
-                  fn_constructor_kwargs=dict(spec_json=spec_json,
-                                             box_tolerance_px=box_tolerance_px,
-                                             max_persons=max_persons, max_objects=max_objects))
+                  fn_constructor_kwargs=reader)
      .write_parquet(str(out), partition_cols=["split"]))
+    _reject_unwritten(out, accepted, spec, box_tolerance_px, max_persons, max_objects,
+                      max_annotation_bytes, report)
     for r in accepted.values():
         report.dropped_persons += int(r["dropped_persons"])
         report.dropped_objects += int(r["dropped_objects"])
@@ -157,23 +187,52 @@ def ingest_annotations(dataset_dir: str | Path, out: str | Path, *, split_file: 
                    {v: int(r["num_frames"]) for v, r in accepted.items()}, started)
 
 
+def _reject_unwritten(out: Path, accepted: dict[str, dict], spec: DatasetSpec,
+                      box_tolerance_px: float, max_persons: int, max_objects: int,
+                      max_bytes: int | None, report: IngestReport) -> None:
+    """Reject (and drop from ``accepted``) the videos the conversion pass did not write, with
+    the error their conversion raises when repeated here."""
+    table, _ = read_feature_table(out, columns=["video_id"])
+    written = set(table.column("video_id").unique().to_pylist())
+    for video_id in sorted(set(accepted) - written):
+        path = accepted.pop(video_id)["path"]
+        try:
+            annotation_to_arrays(load_annotation(path, spec, box_tolerance_px, max_bytes), spec,
+                                 max_persons, max_objects)
+            reason = "not written by the conversion pass (see the job log)"
+        except AnnotationError as exc:
+            reason = "changed since validation: " + "; ".join(i.message for i in exc.issues)
+        except Exception as exc:  # noqa: BLE001 - the report names what failed, nothing is hidden
+            reason = f"conversion failed: {type(exc).__name__}: {exc}"
+        report.rejected.append({"file": path, "issues": [f"{path}: (file): {reason}"]})
+
+
 def ingest_mmaction_pkl(pkl_path: str | Path, out: str | Path, *, classes: list[str],
                         allow_pickle: bool, split_file: str | None = None,
                         split_map: dict[str, str] | None = None, seed: int = 0,
                         val_fraction: float = 0.15, test_fraction: float = 0.15,
                         fps: float = 30.0, max_persons: int = 2,
+                        video_ids: Collection[str] | None = None,
                         overwrite: bool = False) -> IngestReport:
-    """Import an MMAction2 skeleton .pkl (objects absent) into the feature table."""
+    """Import an MMAction2 skeleton .pkl (objects absent) into the feature table.
+
+    ``video_ids`` restricts the import to those clips (``frame_dir``); the others are not
+    looked at. A clip of the import that no split names is rejected, as in the annotation path.
+    """
     started = time.perf_counter()
     out = Path(out)
     doc = load_skeleton_pkl(pkl_path, allow_pickle)
     _prepare_out(out, overwrite)
     report = IngestReport(out=str(out), source=str(pkl_path))
     valid: dict[str, dict] = {}
+    index_of: dict[str, int] = {}
     seen = Counter(str(r.get("frame_dir", "")) for r in doc["annotations"] if isinstance(r, dict))
+    wanted = None if video_ids is None else set(video_ids)
     for i, record in enumerate(doc["annotations"]):
-        issues = validate_record(record, i, str(pkl_path), len(classes))
         video_id = str(record.get("frame_dir", "")) if isinstance(record, dict) else ""
+        if wanted is not None and video_id not in wanted:
+            continue
+        issues = validate_record(record, i, str(pkl_path), len(classes))
         if not issues and seen[video_id] > 1:
             issues = [AnnotationIssue(str(pkl_path), f"annotations[{i}].frame_dir",
                                       f"frame_dir {video_id!r} appears {seen[video_id]} times")]
@@ -182,8 +241,10 @@ def ingest_mmaction_pkl(pkl_path: str | Path, out: str | Path, *, classes: list[
                                     "issues": [str(x) for x in issues]})
         else:
             valid[video_id] = record
+            index_of[video_id] = i
     if split_file is not None:
         splits = _split_assignment({v: "" for v in valid}, split_file, seed, 0, 0, report)
+        where = f"not listed in {split_file}"
     elif doc.get("split"):
         splits = pkl_split_of(doc, split_map or {})
         bad = sorted({s for s in splits.values() if s not in SPLITS})
@@ -191,13 +252,17 @@ def ingest_mmaction_pkl(pkl_path: str | Path, out: str | Path, *, classes: list[
             raise SystemExit(f"{pkl_path}: split name(s) {bad} are not among {SPLITS}; "
                              "map them with --pkl-split NAME=train|val|test")
         report.notes.append(f"splits taken from the .pkl's own split dict ({split_map or {}})")
+        where = "in no split of the .pkl" + (f" mapped by --pkl-split {split_map}"
+                                             if split_map else "")
     else:
         splits = _split_assignment({v: str(r["label"]) for v, r in valid.items()}, None, seed,
                                    val_fraction, test_fraction, report)
-    outside = sorted(set(valid) - set(splits))
-    if outside:
-        report.notes.append(f"{len(outside)} clip(s) are in no split and were left out, "
-                            f"e.g. {outside[:3]}")
+        where = ""
+    for video_id in sorted(set(valid) - set(splits)):
+        index = index_of[video_id]
+        report.rejected.append({"file": f"{pkl_path}#annotations[{index}]", "issues": [str(
+            AnnotationIssue(str(pkl_path), f"annotations[{index}]({video_id}).frame_dir",
+                            f"clip {video_id!r} is {where}"))]})
     videos = {v: r for v, r in valid.items() if v in splits}
     if not videos:
         raise SystemExit(f"{pkl_path}: no valid clip in any split")
@@ -252,7 +317,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-fraction", type=float, default=0.15)
     p.add_argument("--max-persons", type=int, default=None,
                    help="person slots per frame (default 4 for annotations, 2 for .pkl)")
-    p.add_argument("--max-objects", type=int, default=12, help="object slots per frame")
+    p.add_argument("--max-objects", type=int, default=16, help="object slots per frame")
+    p.add_argument("--group-by", metavar="KEY",
+                   help="draw the split by this key of the annotations' video.groups (e.g. "
+                        "operator, camera, day): all videos of a group land in one split")
+    p.add_argument("--max-annotation-mb", type=float,
+                   default=DEFAULT_MAX_ANNOTATION_BYTES / 2**20,
+                   help="annotation files larger than this are rejected unread (default "
+                        "%(default).0f)")
     p.add_argument("--box-tolerance-px", type=float, default=2.0,
                    help="how far a box may reach past the frame border")
     p.add_argument("--workers", type=int, default=2, help="Ray Data actors per pass")
@@ -277,10 +349,16 @@ def main(argv: list[str] | None = None) -> int:
                 val_fraction=args.val_fraction, test_fraction=args.test_fraction,
                 max_persons=args.max_persons or 4, max_objects=args.max_objects,
                 box_tolerance_px=args.box_tolerance_px, workers=args.workers,
+                group_by=args.group_by,
+                max_annotation_bytes=int(args.max_annotation_mb * 2**20),
                 overwrite=args.overwrite)
         else:
             if not args.classes:
                 raise SystemExit("--mmaction-pkl needs --classes (one class name per line)")
+            if args.group_by:
+                raise SystemExit("--group-by reads the annotations' video.groups: it applies "
+                                 "to --dataset, not to --mmaction-pkl (use its split or "
+                                 "--split-file)")
             classes = [c.strip() for c in Path(args.classes).read_text().splitlines() if c.strip()]
             report = ingest_mmaction_pkl(
                 args.mmaction_pkl, args.out, classes=classes, allow_pickle=args.allow_pickle,

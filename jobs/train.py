@@ -2,8 +2,9 @@
 
 Runs the MMEngine config's model on the Parquet feature table with ``TorchTrainer`` (DDP over
 ``--num-workers``, a GPU per worker when the cluster has them, mixed precision on GPU), keeps
-checkpoints in ``<work-dir>/train`` (or ``--storage-path``), and writes the package of the best
-epoch to ``<work-dir>/package``.
+checkpoints in ``<work-dir>/train`` (or ``--storage-path``), and writes the package of the
+selected epoch (``train_cfg.selection``: best validation macro-F1, or the last epoch of a fixed
+schedule) to ``<work-dir>/package``, replacing any earlier package there.
 
 Examples:
   python -m jobs.train --config model/configs/workcell/fusion_xattn_stgcnpp.py \\
@@ -28,12 +29,12 @@ from ray.train import CheckpointConfig, LoggingConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from jobs.cli import init_ray
+from model.builders import build_dataset, build_model, check_classes, load_config, to_plain
 from model.datasets.feature_table import read_info
 from model.device import gpus_per_worker
-from model.training.builders import build_dataset, build_model, check_classes, load_config, to_plain
-from model.training.export import export_onnx
-from model.training.loop import BEST_WEIGHTS_FILE, META_FILE, train_loop_per_worker
-from model.training.package import write_package
+from model.inference.export import export_onnx
+from model.inference.package import write_package
+from model.training.loop import META_FILE, SELECTED_WEIGHTS_FILE, train_loop_per_worker
 
 RUN_CONFIG = "train_config.py"  # the config a run started with, checked on --resume
 
@@ -90,7 +91,7 @@ def train(config: str, table: str, work_dir: str, *, num_workers: int = 1,
           cpus_per_worker: int = 2, gpus: float | None = None, resume: bool = False,
           overwrite: bool = False, storage_path: str | None = None,
           options: dict | None = None, epochs_this_run: int | None = None) -> dict:
-    """Train, then package the best epoch; returns the package's metrics."""
+    """Train, then package the selected epoch; returns the package's metrics."""
     # Ray Train workers run in their own working directory: hand them an absolute path.
     cfg = load_config(config, table=Path(table).resolve(), options=options)
     action_classes, object_classes = check_classes(cfg)
@@ -116,13 +117,19 @@ def train(config: str, table: str, work_dir: str, *, num_workers: int = 1,
     with result.checkpoint.as_directory() as folder:
         folder = Path(folder)
         meta = json.loads((folder / META_FILE).read_text())
-        weights = torch.load(folder / BEST_WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        weights = torch.load(folder / SELECTED_WEIGHTS_FILE, map_location="cpu",
+                             weights_only=True)
         logs = folder / "logs"
         history = _read_history(logs / "metrics.csv")
-        metrics = {"config": config, "feature_table": str(table), "best_epoch":
-                   meta["best_epoch"], "best_val_macro_f1": meta["best_val_macro_f1"],
+        selected = meta["selected_epoch"]
+        metrics = {"config": config, "feature_table": str(table),
+                   "selection": cfg.train_cfg.selection,
+                   "selected_epoch": selected,
+                   "selected_val_macro_f1": history[selected - 1]["val_macro_f1"],
+                   "best_epoch": meta["best_epoch"],
+                   "best_val_macro_f1": meta["best_val_macro_f1"],
                    "epochs_run": meta["epoch"], "num_workers": num_workers,
-                   "gpus_per_worker": gpu, "best_epoch_metrics": history[meta["best_epoch"] - 1],
+                   "gpus_per_worker": gpu, "selected_epoch_metrics": history[selected - 1],
                    "history": history}
         package = write_package(work / "package", cfg, weights, list(action_classes),
                                 list(object_classes), read_info(table).max_objects, metrics,
@@ -167,9 +174,9 @@ def main(argv: list[str] | None = None) -> int:
                     resume=args.resume, overwrite=args.overwrite,
                     storage_path=args.storage_path, options=args.cfg_options,
                     epochs_this_run=args.epochs_this_run)
-    best = metrics["best_epoch_metrics"]
-    print(f"best epoch {metrics['best_epoch']}: val top1 {best['val_top1']:.4f}, "
-          f"val macro-F1 {best['val_macro_f1']:.4f}")
+    chosen = metrics["selected_epoch_metrics"]
+    print(f"packaged epoch {metrics['selected_epoch']} ({metrics['selection']}): "
+          f"val top1 {chosen['val_top1']:.4f}, val macro-F1 {chosen['val_macro_f1']:.4f}")
     print(f"model package: {Path(args.work_dir) / 'package'}")
     return 0
 

@@ -151,3 +151,33 @@ def test_dataset_manifest_with_duplicate_classes(tmp_path):
     path.write_text(json.dumps(manifest))
     with pytest.raises(AnnotationError, match="duplicate class names"):
         DatasetSpec.load(path)
+
+
+def test_duplicate_object_track_in_one_frame(tmp_path):
+    def edit(d):
+        d["frames"][6]["objects"].append({"track_id": 5, "box": [10, 10, 30, 30],
+                                          "class": "screwdriver", "score": 0.7})
+        d["frames"][7]["objects"].append({"box": [10, 10, 30, 30], "class": "part",
+                                          "score": 0.4})   # untracked: allowed
+    _, issues = _issues(tmp_path, modified(annotation("v1"), edit))
+    assert [(i.frame, i.field, i.message) for i in issues] == [
+        (6, "frames[6].objects[1].track_id", "object track 5 appears twice in one frame")]
+
+
+def test_groups_must_be_strings(tmp_path):
+    doc = modified(annotation("v1"), lambda d: d["video"].update(groups={"operator": 7}))
+    _, issues = _issues(tmp_path, doc)
+    assert issues[0].field == "video.groups.operator" and "expected string" in issues[0].message
+    path = tmp_path / "ok.json"
+    path.write_text(json.dumps(modified(annotation("v1"), lambda d: d["video"].update(
+        groups={"operator": "op07", "day": "2026-11-30"}))))
+    assert load_annotation(path, SPEC)["video"]["groups"]["operator"] == "op07"
+
+
+def test_oversized_and_too_deeply_nested_files(tmp_path):
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(annotation("v1")))
+    with pytest.raises(AnnotationError, match=r"big.json: \(file\): .* over the .* limit"):
+        load_annotation(path, SPEC, max_bytes=1000)
+    _, issues = _issues(tmp_path, "[" * 100_000 + "]" * 100_000)
+    assert (issues[0].field, issues[0].message) == ("(document)", "JSON nested too deeply to parse")

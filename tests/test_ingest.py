@@ -106,3 +106,49 @@ def test_cli_exit_codes(ingested, tmp_path):
                         "--val-fraction", "0.25", "--test-fraction", "0.25"]) == 0
     splits = json.loads((tmp_path / "c" / "splits.json").read_text())
     assert sorted(len(v) for v in splits.values()) == [1, 1, 2]
+
+
+def test_a_file_that_breaks_the_parser_or_is_too_large_rejects_only_itself(tmp_path, ray_local):
+    """A pathologically nested document raises RecursionError in the JSON parser, not a JSON
+    error; an oversized file is refused unread. The other files are ingested, the report is
+    written."""
+    good = [annotation(f"ok{i}", frames=10) for i in range(3)]
+    root = write_dataset(tmp_path / "d", good, raw={
+        "nested.json": "[" * 20_000 + "]" * 20_000,
+        "huge.json": json.dumps(annotation("huge", frames=400))})
+    limit = 60_000
+    assert (root / "annotations" / "huge.json").stat().st_size > limit
+    assert all((root / "annotations" / f"ok{i}.json").stat().st_size < limit for i in range(3))
+    report = ingest.ingest_annotations(root, tmp_path / "t", val_fraction=0.0,
+                                       test_fraction=0.34, max_annotation_bytes=limit)
+    rejected = {r["file"].split("/")[-1]: r["issues"][0] for r in report.rejected}
+    assert set(rejected) == {"nested.json", "huge.json"}
+    assert "nested too deeply" in rejected["nested.json"]
+    assert "over the 0.1 MB limit" in rejected["huge.json"]
+    assert sum(report.videos.values()) == 3
+    assert "nested.json" in (tmp_path / "t" / "ingest_report.md").read_text()
+
+
+def _grouped(video_id: str, operator: str | None) -> dict:
+    doc = annotation(video_id, frames=10)
+    if operator is not None:
+        doc["video"]["groups"] = {"operator": operator, "camera": "cam1"}
+    return doc
+
+
+def test_group_by_keeps_each_operator_in_one_split(tmp_path, ray_local):
+    docs = [_grouped(f"{op}_v{i}", op) for op in ("ann", "bob", "cy", "dee", "eve", "fay")
+            for i in range(3)]
+    root = write_dataset(tmp_path / "d", docs + [_grouped("nobody", None)])
+    report = ingest.ingest_annotations(root, tmp_path / "t", group_by="operator",
+                                       val_fraction=0.2, test_fraction=0.2, seed=3)
+    assert [r["file"].split("/")[-1] for r in report.rejected] == ["nobody.json"]
+    assert "video.groups.operator: missing" in report.rejected[0]["issues"][0]
+    splits = json.loads((tmp_path / "t" / "splits.json").read_text())
+    split_of_operator = {}
+    for split, ids in splits.items():
+        for video_id in ids:
+            split_of_operator.setdefault(video_id.split("_")[0], set()).add(split)
+    assert all(len(s) == 1 for s in split_of_operator.values())
+    assert {s for v in split_of_operator.values() for s in v} == {"train", "val", "test"}
+    assert any("by video.groups.operator (6 groups" in note for note in report.notes)

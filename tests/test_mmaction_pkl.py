@@ -1,6 +1,7 @@
 """Import of MMAction2's 2D skeleton .pkl, on a small file written here."""
 
 import gzip
+import json
 import pickle
 
 import numpy as np
@@ -77,3 +78,19 @@ def test_import_keeps_missing_and_out_of_frame_joints(skeleton_pkl, tmp_path, ra
     two = by_video["two_people"]
     assert two.column("num_persons").to_pylist() == [2] * 30
     assert tensor_column(two, "person_track_ids")[0].tolist() == [0, 1]
+
+
+def test_clips_missing_from_the_split_file_are_rejected_as_in_the_annotation_path(
+        skeleton_pkl, tmp_path, ray_local):
+    split_file = tmp_path / "split.json"
+    split_file.write_text(json.dumps({"train": ["a", "two_people"], "test": ["b"]}))
+    report = ingest.ingest_mmaction_pkl(skeleton_pkl, tmp_path / "t", classes=CLASSES,
+                                        allow_pickle=True, split_file=str(split_file))
+    rejected = {r["file"].split("#")[1]: r["issues"][0] for r in report.rejected}
+    assert "annotations[2]" in rejected and "annotations[3]" in rejected
+    assert f"clip 'out_of_frame' is not listed in {split_file}" in rejected["annotations[2]"]
+    assert report.videos == {"train": 2, "test": 1}
+    only = ingest.ingest_mmaction_pkl(skeleton_pkl, tmp_path / "u", classes=CLASSES,
+                                      allow_pickle=True, split_file=str(split_file),
+                                      video_ids=["a", "b"])
+    assert only.ok and only.videos == {"train": 1, "test": 1}
