@@ -2,8 +2,9 @@
 
     python -m benchmarks.performance_report
 
-Every figure in the report comes from the JSON files the benchmarks wrote; the confusion
-matrices are copied next to the report.
+Every figure and fact in the report comes from the JSON files the benchmarks wrote (device,
+library versions and data parameters included); the confusion matrices are copied next to the
+report. What the figures mean is in the hand-written docs/benchmark-protocol.md.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ IMAGES = DOCS / "images"
 FROZEN = Path("benchmarks/workcell_test_set.json")
 NAMES = {"fused": "fused: pose + objects, cross-attention",
          "fused_concat": "fused: feature concatenation", "fused_late": "fused: late fusion",
-         "pose_only": "pose only (ST-GCN++)", "object_only": "objects only"}
+         "pose_only": "pose only (ST-GCN++)", "object_only": "objects only (image coordinates)",
+         "bag_of_classes": "baseline: bag of object classes",
+         "majority": "baseline: majority class"}
+ABLATIONS = ("pose_only", "object_only", "bag_of_classes", "majority")
 
 
 def _load(name: str) -> dict | None:
@@ -32,34 +36,67 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f} %"
 
 
+def describe_environment(env: dict) -> str:
+    v = env["versions"]
+    return (f"{env['device']}, {env['cpu_count']} CPU cores; Python {env['python']}, PyTorch "
+            f"{v['torch']}, MMAction2 {v['mmaction2']}, MMEngine {v['mmengine']}, MMCV "
+            f"{v['mmcv']}, Ray {v['ray']}, scikit-learn {v['scikit-learn']}")
+
+
+def environments_section(groups: dict[str, list[dict]]) -> list[str]:
+    """Each distinct environment the results were measured in, and which results."""
+    seen: dict[str, list[str]] = {}
+    for name, envs in groups.items():
+        for env in envs:
+            seen.setdefault(describe_environment(env), [])
+            if name not in seen[describe_environment(env)]:
+                seen[describe_environment(env)].append(name)
+    if not seen:
+        return []
+    return ["## Where the figures were measured", "",
+            *[f"- {text}: {', '.join(names)}" for text, names in seen.items()], ""]
+
+
+def _test_set_lines(accuracy: dict) -> list[str]:
+    frozen = json.loads(FROZEN.read_text())
+    gen = frozen["generator"]
+    facts = {json.dumps(e["test_set"], sort_keys=True) for e in accuracy.values()}
+    lines = [f"**Frozen test set**: generator `{gen['name']}` version {gen['version']}, seed "
+             f"{gen['seed']}, scale {gen['scale']}, {gen['fps']} fps, {gen['width']}x"
+             f"{gen['height']}; test split content SHA-256 `{frozen['content_sha256']}` "
+             "(`benchmarks/workcell_test_set.json`). `jobs.evaluate --frozen-test-set` refuses "
+             "to report on anything else.", ""]
+    for fact in sorted(facts):
+        t = json.loads(fact)
+        names = [k for k, e in accuracy.items()
+                 if json.dumps(e["test_set"], sort_keys=True) == fact]
+        sampling = (f"{t['clips_per_window']} clips of {t['clip_len']} frames sampled per "
+                    "window" if t["clip_len"] else "every frame of the window")
+        lines += [f"Test windows ({', '.join(names)}): {t['windows']} windows of at most "
+                  f"{t['window_s']} s inside the labelled segments of {t['videos']} videos "
+                  f"({t['trimmed_clips']} trimmed clips, {t['untrimmed_videos']} untrimmed) of "
+                  f"{t['operators']} test operators, generator version "
+                  f"{t['generator']['version']}; {sampling}. Check: {t['check']}.", ""]
+    return lines
+
+
 def workcell_section() -> list[str]:
     accuracy = _load("accuracy.json")
     if accuracy is None:
         return ["## Built-in workcell dataset", "", "Not measured yet: run "
                 "`python -m benchmarks.workcell_accuracy`.", ""]
-    frozen = json.loads(FROZEN.read_text())
-    gen = frozen["generator"]
     lines = [
-        "## Built-in workcell dataset: fused model and ablations", "",
+        "## Built-in workcell dataset: fused model, ablations and baselines", "",
         "Reproduce: `python -m benchmarks.workcell_accuracy` (generates the dataset with seed 0, "
-        "ingests it, trains and evaluates every model, then times training; about 1 hour on "
-        "2 CPU cores), then `python -m benchmarks.performance_report`.", "",
-        f"**Frozen test set**: generator `{gen['name']}` version {gen['version']}, seed "
-        f"{gen['seed']}, scale {gen['scale']}, {gen['fps']} fps, {gen['width']}x{gen['height']}; "
-        f"test split content SHA-256 `{frozen['content_sha256']}` "
-        f"(`benchmarks/workcell_test_set.json`). `jobs.evaluate --frozen-test-set` refuses to "
-        "report on anything else.", "",
-        "Test clips are windows of at most 4 s inside the labelled segments of the 12 test "
-        "operators' videos (trimmed clips and the segments of untrimmed videos); none of these "
-        "operators is seen in training. Each clip is scored as the mean of 5 uniformly sampled "
-        "48-frame clips.", "",
+        "ingests it, fits the baselines, trains and evaluates every model, then times "
+        "training), then `python -m benchmarks.performance_report`.", "",
+        *_test_set_lines(accuracy),
         "| model | top-1 | top-5 | macro precision | macro recall | macro F1 | timeline frame "
-        "acc. | test clips | train clips/s |",
+        "acc. | test windows | train clips/s |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for key in ("fused", "fused_concat", "fused_late", "pose_only", "object_only"):
-        if key not in accuracy:
-            continue
+    order = [k for k in NAMES if k in accuracy]
+    for key in order:
         m = accuracy[key]
         lines.append(
             f"| {NAMES[key]} | {_pct(m['top1'])} | {_pct(m['top5'])} | "
@@ -67,25 +104,19 @@ def workcell_section() -> list[str]:
             f"| {_pct(m.get('timeline_frame_accuracy'))} | {m['num_test_clips']} | "
             f"{m['train_clips_per_s']:.0f} |")
     fused = accuracy.get("fused")
-    gaps = [f"{NAMES[k]} is {100 * (fused['top1'] - accuracy[k]['top1']):.1f} points of top-1 "
-            f"below it" for k in ("pose_only", "object_only") if fused and k in accuracy]
-    if gaps:
-        lines += ["", "Neither stream alone separates the classes: " + "; ".join(gaps) + ". By "
-                  "construction ([data format](data-format.md)), some class pairs share the "
-                  "body motion and differ only in the object handled, others share the object "
-                  "and differ only in the motion; the per-class tables below show where each "
-                  "stream fails. The object stream comes closer than the pose stream because "
-                  "each object is encoded relative to the wrists, so an object in the hand "
-                  "carries the hand's motion; it is weakest where the hand is empty or the part "
-                  "is hidden in it (reach, pick, place, pack)."]
-    lines += ["", "The timeline frame accuracy scores every frame of the untrimmed test videos "
-              "(idle gaps and transitions included) with sliding 1.5 s windows; it is lower than "
-              "clip accuracy because training windows never cross a segment boundary, so frames "
-              "near a change of action are scored from windows that mix two actions."]
-    lines += ["", "Training: best epoch by validation macro-F1 "
-              + ", ".join(f"{k} {accuracy[k]['best_epoch']}/{accuracy[k]['epochs_run']}"
-                          for k in accuracy) + " (epochs run, early stopping included).", ""]
-    for key in ("fused", "pose_only", "object_only"):
+    if fused:
+        gaps = [f"{NAMES[k]} {100 * (fused['top1'] - accuracy[k]['top1']):.1f}"
+                for k in ABLATIONS if k in accuracy]
+        if gaps:
+            lines += ["", "Points of top-1 below the fused model: " + "; ".join(gaps) + "."]
+    trained = [k for k in order if accuracy[k]["epochs_run"] is not None]
+    if trained:
+        lines += ["", "Training: the packaged epoch was chosen by validation macro-F1 (the test "
+                  "split chooses nothing): " + ", ".join(
+                      f"{k} epoch {accuracy[k]['best_epoch']} of {accuracy[k]['epochs_run']} run "
+                      f"({accuracy[k]['train_minutes']:.0f} min)" for k in trained) + "."]
+    lines.append("")
+    for key in order:
         folder = RESULTS / "workcell" / key
         if not (folder / "metrics.json").exists():
             continue
@@ -93,16 +124,17 @@ def workcell_section() -> list[str]:
         IMAGES.mkdir(parents=True, exist_ok=True)
         image = IMAGES / f"workcell_{key}_confusion.png"
         shutil.copy(folder / "confusion_matrix.png", image)
-        lines += [f"### {NAMES[key]}", "", per_class_table(result["clips"]["per_class"]), "",
+        lines += [f"### {NAMES[key]}", "", f"Configuration: {accuracy[key]['config']}.", "",
+                  per_class_table(result["clips"]["per_class"]), "",
                   f"![{key} confusion matrix](images/{image.name})", ""]
     throughput = _load("throughput.json")
     if throughput:
-        lines += ["### Training throughput and memory (2 CPU cores, fused model)", "",
-                  "| Ray Train workers | CPUs per worker | clips/s | peak memory per worker |",
-                  "| ---: | ---: | ---: | ---: |"]
+        lines += ["### Training throughput and memory (fused model)", "",
+                  "| Ray Train workers | CPUs per worker | GPUs per worker | clips/s | peak "
+                  "memory per worker |", "| ---: | ---: | ---: | ---: | ---: |"]
         for row in throughput.values():
             lines.append(f"| {row['num_workers']} | {row['cpus_per_worker']} | "
-                         f"{row['train_clips_per_s']:.1f} | "
+                         f"{row['gpus_per_worker']:g} | {row['train_clips_per_s']:.1f} | "
                          f"{row['peak_memory_mb_per_worker']:.0f} MB |")
         lines += ["", "Clips/s counts training clips of the whole job per second of training "
                   "(validation excluded), averaged over the epochs; peak memory is the resident "
@@ -116,34 +148,32 @@ def penn_section() -> list[str]:
     if penn is None:
         return ["## Penn Action (real human motion, pose only)", "",
                 "Not measured yet: run `python -m benchmarks.penn_action`.", ""]
-    val = penn["val"]
+    val, data, r = penn["val"], penn["data"], penn["recipe"]
+    clips = val["num_clips"]
     lines = [
         "## Penn Action (real human motion, pose only)", "",
         "Reproduce: `python -m benchmarks.penn_action` (ingests "
-        "`../shared/data/penn_action_train_coco17.pkl.gz` through `jobs.ingest --mmaction-pkl`, "
-        "trains each ST-GCN++ stream with `jobs.train`, evaluates with `jobs.evaluate`), then "
+        f"`{data['source']}` through `jobs.ingest --mmaction-pkl`, trains each ST-GCN++ "
+        "stream with `jobs.train`, evaluates with `jobs.evaluate`), then "
         "`python -m benchmarks.performance_report`.", "",
-        f"Validation split: {val['num_clips']} clips cut from the training clips, stratified by "
-        f"class with seed 0 and frozen in `{penn['split_file']}`; never trained on (the official "
-        "test split is not distributed with the project). Device: "
-        f"{penn['device']}.", "",
-        "How to read it: the validation clips are a random, class-stratified part of the "
-        "official training split, and the models train on the rest of it; the project's "
-        "reference figure (MMAction2's ST-GCN++ joint stream trained on the whole training split:"
-        " 95.5 % top-1) is on the official test split, which is not available here. The two "
-        "splits differ, so the figures below are not directly comparable with it.", "",
-        f"**Best configuration: {val['configuration']}** — top-1 {_pct(val['top1'])}, top-5 "
-        f"{_pct(val['top5'])}, macro F1 {_pct(val['macro_f1'])}, mean class accuracy "
+        f"Split: {data['train_clips']} training clips and {data['val_clips']} validation "
+        f"clips, both cut from Penn Action's official training split (stratified by class, "
+        f"seed 0, frozen in `{penn['split_file']}`). The official test split is not here.", "",
+        f"Fixed recipe: every stream ({', '.join(r['streams'])}) trains {r['epochs']} epochs "
+        f"and keeps its {'last' if r['selection'] == 'last' else r['selection']} epoch; the "
+        f"reported model is the ensemble {r['ensemble']}; {r['clips_per_sample']} clips of "
+        f"{r['clip_len']} frames per sample. No epoch, stream or ensemble was chosen on the "
+        "validation clips in this run." + (f" Config overrides: `{penn['options']}`."
+                                           if penn["options"] else ""), "",
+        f"**Validation ({clips} clips), {val['configuration']}** — top-1 {_pct(val['top1'])}, "
+        f"top-5 {_pct(val['top5'])}, macro F1 {_pct(val['macro_f1'])}, mean class accuracy "
         f"{_pct(val['mean_class_accuracy'])}.", "",
-        "| variant | val top-1 |", "| --- | ---: |"]
-    lines += [f"| {name} | {_pct(top1)} |" for name, top1 in penn["variants"].items()]
-    clips = val["num_clips"]
-    lines += ["", f"With {clips} validation clips one clip is {100 / clips:.2f} points of top-1: "
-              "each variant's errors, " + ", ".join(
-                  f"{name} {round((1 - top1) * clips)}" for name, top1 in penn["variants"].items())
-              + ", so variants that differ by a clip or two are not told apart by this split."]
-    lines += ["", "Training time per stream (minutes): " + ", ".join(
-        f"{k} {v:.1f}" for k, v in penn["training_minutes"].items()) + ".", ""]
+        "| model | val top-1 | errors |", "| --- | ---: | ---: |"]
+    lines += [f"| {name} | {_pct(top1)} | {round((1 - top1) * clips)} |"
+              for name, top1 in penn["variants"].items()]
+    lines += ["", f"One validation clip is {100 / clips:.2f} points of top-1.", "",
+              "Training time per stream (minutes): " + ", ".join(
+                  f"{k} {v:.1f}" for k, v in penn["training_minutes"].items()) + ".", ""]
     folder = RESULTS / "penn_action"
     if (folder / "metrics.json").exists():
         result = json.loads((folder / "metrics.json").read_text())
@@ -157,11 +187,17 @@ def penn_section() -> list[str]:
 
 
 def main() -> int:
+    accuracy = _load("accuracy.json") or {}
+    throughput = _load("throughput.json") or {}
+    penn = _load("penn_action.json")
     lines = ["# Performance report", "",
              "Generated by `python -m benchmarks.performance_report` from "
-             "`benchmarks/results/*.json`; do not edit by hand.", "",
-             "Machine: 2 CPU cores (x86-64), no GPU, PyTorch 2.14.1, MMAction2 1.2.0, "
-             "Ray 2.60.", ""]
+             "`benchmarks/results/*.json`; do not edit by hand. How the figures were obtained "
+             "and how to read them: [benchmark protocol](benchmark-protocol.md).", ""]
+    lines += environments_section({
+        **{f"workcell {k}": [e["environment"]] for k, e in accuracy.items()},
+        **{f"throughput {k}": [e["environment"]] for k, e in throughput.items()},
+        **({"Penn Action": [penn["environment"]]} if penn else {})})
     lines += workcell_section()
     lines += penn_section()
     (DOCS / "PERFORMANCE.md").write_text("\n".join(lines))
