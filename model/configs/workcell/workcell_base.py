@@ -1,6 +1,7 @@
 # Shared data, pipelines and schedule of the workcell recognizers (pose + objects).
-# Experiment configs in this folder set `_base_ = './workcell_base.py'` and define `model`;
-# nothing here is copied into a data loader, so a child's override of a pipeline takes effect.
+# Experiment configs in this folder set `_base_ = './workcell_base.py'` and define `model`; the
+# ablations also set their own `dataset.streams` and pipelines. Nothing here is copied into a
+# data loader, so a child's override of a pipeline takes effect.
 custom_imports = dict(imports=['model.registry'], allow_failed_imports=False)
 default_scope = 'mmaction'
 
@@ -10,70 +11,49 @@ clip_len = 48
 feature_table = 'data/workcell/features'   # jobs override it with --table
 
 # Windows cut from the Parquet feature table at load time (model/datasets/window_dataset.py).
-# `streams` says what a sample holds; the ablations load only their own stream.
+# `streams` says what a sample holds: both here; the ablations load only their own stream.
 dataset = dict(type='FeatureTableDataset', window_s=4.0, stride_s=2.0, num_person=1,
                min_frames=4, streams=('pose', 'objects'))
 
-
-def _sampler(split):
-    # Random in training; 1 clip for validation, 5 for testing (differs only in sampling).
-    if split == 'train':
-        return [dict(type='TemporalSpeedJitter', ratio=(0.7, 1.0), prob=0.8),
-                dict(type='UniformSampleFrames', clip_len=clip_len)]
-    return [dict(type='UniformSampleFrames', clip_len=clip_len,
-                 num_clips=1 if split == 'val' else 5, test_mode=True)]
-
-
-def _pipelines(decode, augment, encode):
-    return {split: [*_sampler(split), *decode, *(augment if split == 'train' else []), *encode]
-            for split in ('train', 'val', 'test')}
-
-
-_pose_augment = [
+# The fused models' pipelines: both streams in the operator's body frame, the objects also
+# relative to the wrists (EncodeObjects). Train, val and test differ only in sampling (random;
+# 1 clip; 5 clips) and in the training augmentations.
+_decode = [
+    dict(type='PoseDecode'),
+    dict(type='ObjectDecode'),
+    dict(type='PersonCentricNormalize', min_score=0.05),
+]
+_format = [
+    dict(type='EncodeObjects'),
+    dict(type='ZeroMissingJoints'),
+    dict(type='GenSkeFeat', dataset='coco', feats=['j']),
+    dict(type='FormatGCNInput', num_person=1),
+    dict(type='FormatObjectInput'),
+    dict(type='PackActionInputs', collect_keys=('keypoint', 'objects', 'object_classes'),
+         meta_keys=('video_id', 'frame_range', 'img_shape')),
+]
+train_pipeline = [
+    dict(type='TemporalSpeedJitter', ratio=(0.7, 1.0), prob=0.8),
+    dict(type='UniformSampleFrames', clip_len=clip_len),
+    *_decode,
     dict(type='RandomFlipLR', prob=0.5),
     dict(type='RandomAffine2D', scale=(0.85, 1.15), rotate_deg=12.0, shift=0.15),
     dict(type='KeypointNoise', std=0.03),
     dict(type='JointDropout', prob=0.06, max_span=0.6),
+    dict(type='ObjectDropout', prob=0.15),
+    dict(type='InjectFalseObjects', num_classes=num_object_classes, prob=0.1),
+    *_format,
 ]
-_pose_format = [
-    dict(type='ZeroMissingJoints'),
-    dict(type='GenSkeFeat', dataset='coco', feats=['j']),
-    dict(type='FormatGCNInput', num_person=1),
+val_pipeline = [
+    dict(type='UniformSampleFrames', clip_len=clip_len, num_clips=1, test_mode=True),
+    *_decode,
+    *_format,
 ]
-_meta = ('video_id', 'frame_range', 'img_shape')
-
-# Pose + objects (the fused models): both streams in the operator's body frame, objects also
-# relative to the wrists (EncodeObjects).
-fused_pipelines = _pipelines(
-    decode=[dict(type='PoseDecode'), dict(type='ObjectDecode'),
-            dict(type='PersonCentricNormalize', min_score=0.05)],
-    augment=[*_pose_augment, dict(type='ObjectDropout', prob=0.15),
-             dict(type='InjectFalseObjects', num_classes=num_object_classes, prob=0.1)],
-    encode=[dict(type='EncodeObjects'), *_pose_format, dict(type='FormatObjectInput'),
-            dict(type='PackActionInputs', collect_keys=('keypoint', 'objects', 'object_classes'),
-                 meta_keys=_meta)])
-# Pose only: nothing from the object detector (the dataset does not even load it).
-pose_only_pipelines = _pipelines(
-    decode=[dict(type='PoseDecode'), dict(type='PersonCentricNormalize', min_score=0.05)],
-    augment=_pose_augment,
-    encode=[*_pose_format,
-            dict(type='PackActionInputs', collect_keys=('keypoint',), meta_keys=_meta)])
-# Objects only: boxes, classes, scores and tracks in image coordinates (EncodeObjectTracks);
-# nothing computed from the skeleton.
-object_only_pipelines = _pipelines(
-    decode=[dict(type='ObjectDecode'), dict(type='ImageFrameNormalize')],
-    augment=[dict(type='RandomFlipLR', prob=0.5),
-             dict(type='RandomAffine2D', scale=(0.85, 1.15), rotate_deg=12.0, shift=0.05),
-             dict(type='ObjectDropout', prob=0.15),
-             dict(type='InjectFalseObjects', num_classes=num_object_classes, prob=0.1,
-                  extent=0.6, size=(0.02, 0.15))],
-    encode=[dict(type='EncodeObjectTracks'), dict(type='FormatObjectInput'),
-            dict(type='PackActionInputs', collect_keys=('objects', 'object_classes'),
-                 meta_keys=_meta)])
-
-train_pipeline = fused_pipelines['train']
-val_pipeline = fused_pipelines['val']
-test_pipeline = fused_pipelines['test']
+test_pipeline = [
+    dict(type='UniformSampleFrames', clip_len=clip_len, num_clips=5, test_mode=True),
+    *_decode,
+    *_format,
+]
 
 data_preprocessor = dict(
     type='MultiModalDataPreprocessor',
