@@ -11,7 +11,8 @@ feats = ['j']
 feature_table = 'data/penn_action/features'
 
 # One sample per clip; a clip is one segment.
-dataset = dict(type='FeatureTableDataset', window_s=None, num_person=1, min_frames=1)
+dataset = dict(type='FeatureTableDataset', window_s=None, num_person=1, min_frames=1,
+               streams=('pose',))
 
 # Penn's hidden joints carry hand-annotated coordinates, so they are kept (no
 # ZeroMissingJoints): the score channel tells the model which joints are visible.

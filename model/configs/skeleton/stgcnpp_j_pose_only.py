@@ -13,7 +13,8 @@ clip_len = 100
 feature_table = 'data/skeleton/features'
 
 # One sample per clip (the .pkl's clip label covers the whole clip).
-dataset = dict(type='FeatureTableDataset', window_s=None, num_person=num_person, min_frames=1)
+dataset = dict(type='FeatureTableDataset', window_s=None, num_person=num_person, min_frames=1,
+               streams=('pose',))
 
 train_pipeline = [
     dict(type='UniformSampleFrames', clip_len=clip_len),
