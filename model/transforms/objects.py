@@ -25,6 +25,7 @@ OBJECT_FEATURES = (
     "velocity_minus_left_wrist_x", "velocity_minus_left_wrist_y",
     "velocity_minus_right_wrist_x", "velocity_minus_right_wrist_y",
     "tracked",                                           # same track in the previous frame
+    "displacement_x", "displacement_y",                  # since the track's first frame here
 )
 # Per-object features written by EncodeObjectTracks, in this order: detector output only.
 TRACK_FEATURES = (
@@ -60,7 +61,9 @@ class EncodeObjects(BaseTransform):
     sampled frame of the same clip gets its box centre's displacement, and that displacement
     minus each wrist's; an object carried in a hand moves with that wrist (relative velocity
     near 0 while the wrist moves), an object lying on the bench does not. Untracked objects
-    (track -1), first frames and hidden wrists get zeros and ``tracked`` 0.
+    (track -1), first frames and hidden wrists get zeros and ``tracked`` 0. The displacement
+    since the track's first frame in the clip tells which object left its spot and where it
+    went, even when the hand hid it on the way.
 
     The object's class stays separate (``object_classes``, -1 = empty slot) for the model's
     class embedding. Wrist offsets use the subject (person 0); where a wrist is missing its
@@ -98,9 +101,11 @@ class EncodeObjects(BaseTransform):
         offsets = np.where(hidden, 0.0, offsets).reshape(shape)
         in_box = np.where(hidden | ~np.isfinite(in_box), 0.0, in_box).reshape(shape)
         seen_flags = np.broadcast_to(seen[:, None, :], (*center.shape[:2], 2))
-        motion = _motion_with_wrists(center, tracks, wrists, seen, results.get("num_clips", 1))
+        num_clips = results.get("num_clips", 1)
+        motion = _motion_with_wrists(center, tracks, wrists, seen, num_clips)
         feats = np.concatenate([center, size, offsets, in_box, scores[..., None], seen_flags,
-                                motion], -1)
+                                motion, _displacement_since_first_seen(center, tracks, num_clips)],
+                               -1)
         results["objects"] = np.where(valid, feats, 0.0).astype(np.float32)
         results["object_classes"] = classes
         return results

@@ -68,7 +68,7 @@ pose_backbone = dict(
     graph_cfg=dict(layout='coco', mode='spatial'), base_channels=32)
 pose_channels = 128       # base_channels x 4 after the two inflating stages
 object_backbone = dict(type='ObjectSetEncoder', num_classes=num_object_classes, embed_dim=16,
-                       in_features=22,  # len(OBJECT_FEATURES) of EncodeObjects
+                       in_features=24,  # len(OBJECT_FEATURES) of EncodeObjects
                        hidden_dim=64, out_channels=128, temporal_layers=3, dropout=0.1)
 object_channels = 128
 head_dropout = 0.5
