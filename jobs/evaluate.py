@@ -10,8 +10,8 @@ anything is reported.
 Examples:
   python -m jobs.evaluate --package outputs/fused/package --table data/workcell/features \\
       --out outputs/fused/eval --frozen-test-set benchmarks/workcell_test_set.json
-  python -m jobs.evaluate --package models/penn_action --mmaction-pkl my_clips.pkl \\
-      --allow-pickle --out outputs/penn_eval
+  python -m jobs.evaluate --package trained_models/penn_action --mmaction-pkl my_clips.pkl \\
+      --allow-pickle --pkl-split test --out outputs/penn_eval
 """
 
 from __future__ import annotations
