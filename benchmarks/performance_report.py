@@ -102,7 +102,7 @@ def workcell_section() -> list[str]:
             f"| {NAMES[key]} | {_pct(m['top1'])} | {_pct(m['top5'])} | "
             f"{_pct(m['macro_precision'])} | {_pct(m['macro_recall'])} | {_pct(m['macro_f1'])} "
             f"| {_pct(m.get('timeline_frame_accuracy'))} | {m['num_test_clips']} | "
-            f"{m['train_clips_per_s']:.0f} |")
+            f"{'–' if m['epochs_run'] is None else format(m['train_clips_per_s'], '.0f')} |")
     fused = accuracy.get("fused")
     if fused:
         gaps = [f"{NAMES[k]} {100 * (fused['top1'] - accuracy[k]['top1']):.1f}"
