@@ -111,10 +111,12 @@ def workcell_section() -> list[str]:
             lines += ["", "Points of top-1 below the fused model: " + "; ".join(gaps) + "."]
     trained = [k for k in order if accuracy[k]["epochs_run"] is not None]
     if trained:
-        lines += ["", "Training: the packaged epoch was chosen by validation macro-F1 (the test "
-                  "split chooses nothing): " + ", ".join(
+        lines += ["", "Training: packaged epoch of each model, "
+                  "by its selection rule (`best_val`: best validation macro-F1; `last`: the "
+                  "last epoch of the schedule): " + ", ".join(
                       f"{k} epoch {accuracy[k]['best_epoch']} of {accuracy[k]['epochs_run']} run "
-                      f"({accuracy[k]['train_minutes']:.0f} min)" for k in trained) + "."]
+                      f"({accuracy[k]['selection']}, {accuracy[k]['train_minutes']:.0f} min)"
+                      for k in trained) + "."]
     lines.append("")
     for key in order:
         folder = RESULTS / "workcell" / key
@@ -159,12 +161,14 @@ def penn_section() -> list[str]:
         f"Split: {data['train_clips']} training clips and {data['val_clips']} validation "
         f"clips, both cut from Penn Action's official training split (stratified by class, "
         f"seed 0, frozen in `{penn['split_file']}`). The official test split is not here.", "",
-        f"Fixed recipe: every stream ({', '.join(r['streams'])}) trains {r['epochs']} epochs "
-        f"and keeps its {'last' if r['selection'] == 'last' else r['selection']} epoch; the "
-        f"reported model is the ensemble {r['ensemble']}; {r['clips_per_sample']} clips of "
-        f"{r['clip_len']} frames per sample. No epoch, stream or ensemble was chosen on the "
-        "validation clips in this run." + (f" Config overrides: `{penn['options']}`."
-                                           if penn["options"] else ""), "",
+        f"Recipe: every stream ({', '.join(r['streams'])}) trains {r['epochs']} epochs and "
+        + ("keeps its last epoch" if r["selection"] == "last" else
+           f"keeps the epoch its selection rule `{r['selection']}` picks on the validation "
+           "clips") + f"; the reported model is the ensemble {r['ensemble']}; "
+        f"{r['clips_per_sample']} clips of {r['clip_len']} frames per sample. "
+        + ("No epoch, stream or ensemble was chosen on the validation clips in this run."
+           if r["selection"] == "last" else "The validation figure is therefore optimistic.")
+        + (f" Config overrides: `{penn['options']}`." if penn["options"] else ""), "",
         f"**Validation ({clips} clips), {val['configuration']}** — top-1 {_pct(val['top1'])}, "
         f"top-5 {_pct(val['top5'])}, macro F1 {_pct(val['macro_f1'])}, mean class accuracy "
         f"{_pct(val['mean_class_accuracy'])}.", "",

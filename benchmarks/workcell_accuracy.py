@@ -98,7 +98,8 @@ def model_entry(metrics: dict, result: dict, data: Path) -> dict:
     return _entry(
         result, data,
         train_clips_per_s=sum(r["train_clips_per_s"] for r in history) / len(history),
-        best_epoch=metrics["selected_epoch"], epochs_run=metrics["epochs_run"],
+        selection=metrics["selection"], best_epoch=metrics["selected_epoch"],
+        epochs_run=metrics["epochs_run"],
         best_val_macro_f1=metrics["selected_val_macro_f1"],
         train_minutes=sum(r["epoch_seconds"] for r in history) / 60, config=metrics["config"])
 
@@ -106,7 +107,8 @@ def model_entry(metrics: dict, result: dict, data: Path) -> dict:
 def baseline_entry(result: dict, data: Path, description: str) -> dict:
     return _entry(
         result, data, train_clips_per_s=result["train_windows"] / max(result["fit_seconds"], 1e-9),
-        best_epoch=None, epochs_run=None, best_val_macro_f1=result["val"]["macro_f1"],
+        selection=None, best_epoch=None, epochs_run=None,
+        best_val_macro_f1=result["val"]["macro_f1"],
         train_minutes=result["fit_seconds"] / 60, config=description)
 
 

@@ -68,14 +68,20 @@ class CrossAttentionFusion(BaseModule):
     Queries are the pose stream's time steps, keys and values every frame of the object
     stream, both with a relative-time encoding; a transformer-style block (attention, feed-
     forward, residuals, layer norms) gives each pose step the object context it needs. The
-    output joins the pose channels with the attended context.
+    output joins the pose channels with the attended context and, with
+    ``with_object_features``, the object stream's own features average-pooled to the pose
+    stream's length (as ``ConcatFusion``), so that what the objects say on their own (a part
+    that vanishes into a box) reaches the head whatever the pose queries attend to.
 
-    Output channels: ``pose_channels + embed_dim``.
+    Output channels: ``pose_channels + embed_dim`` (``+ object_channels`` with
+    ``with_object_features``).
     """
 
     def __init__(self, pose_channels: int, object_channels: int, embed_dim: int = 128,
-                 num_heads: int = 4, dropout: float = 0.1, init_cfg: dict | None = None):
+                 num_heads: int = 4, dropout: float = 0.1, with_object_features: bool = False,
+                 init_cfg: dict | None = None):
         super().__init__(init_cfg=init_cfg)
+        self.with_object_features = with_object_features
         self.query = nn.Linear(pose_channels, embed_dim)
         self.key_value = nn.Linear(object_channels, embed_dim)
         self.attention = nn.MultiheadAttention(embed_dim, num_heads, dropout=dropout,
@@ -96,4 +102,7 @@ class CrossAttentionFusion(BaseModule):
         attended, _ = self.attention(q, kv, kv, need_weights=False)
         h = self.norm1(q + attended)
         h = self.norm2(h + self.feed_forward(h))
-        return _as_head_input(torch.cat([pose, h], dim=-1).transpose(1, 2))
+        fused = [pose.transpose(1, 2), h.transpose(1, 2)]
+        if self.with_object_features:
+            fused.append(F.adaptive_avg_pool1d(objects.transpose(1, 2), pose.shape[1]))
+        return _as_head_input(torch.cat(fused, dim=1))

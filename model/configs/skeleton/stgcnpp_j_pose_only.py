@@ -16,37 +16,31 @@ feature_table = 'data/skeleton/features'
 dataset = dict(type='FeatureTableDataset', window_s=None, num_person=num_person, min_frames=1,
                streams=('pose',))
 
-train_pipeline = [
-    dict(type='UniformSampleFrames', clip_len=clip_len),
-    dict(type='PoseDecode'),
-    dict(type='PersonCentricNormalize', min_score=0.05),
-    dict(type='RandomFlipLR', prob=0.5),
-    dict(type='RandomAffine2D', scale=(0.9, 1.1), rotate_deg=10.0, shift=0.1),
+_decode = [dict(type='PoseDecode'), dict(type='PersonCentricNormalize', min_score=0.05)]
+_format = [
     dict(type='ZeroMissingJoints'),
     dict(type='GenSkeFeat', dataset='coco', feats=['j']),
     dict(type='FormatGCNInput', num_person=num_person),
     dict(type='PackActionInputs', collect_keys=('keypoint',),
          meta_keys=('video_id', 'frame_range', 'img_shape')),
+]
+# Train, val and test differ only in sampling (random; 1 clip; 10 clips) and augmentation.
+train_pipeline = [
+    dict(type='UniformSampleFrames', clip_len=clip_len),
+    *_decode,
+    dict(type='RandomFlipLR', prob=0.5),
+    dict(type='RandomAffine2D', scale=(0.9, 1.1), rotate_deg=10.0, shift=0.1),
+    *_format,
 ]
 val_pipeline = [
     dict(type='UniformSampleFrames', clip_len=clip_len, num_clips=1, test_mode=True),
-    dict(type='PoseDecode'),
-    dict(type='PersonCentricNormalize', min_score=0.05),
-    dict(type='ZeroMissingJoints'),
-    dict(type='GenSkeFeat', dataset='coco', feats=['j']),
-    dict(type='FormatGCNInput', num_person=num_person),
-    dict(type='PackActionInputs', collect_keys=('keypoint',),
-         meta_keys=('video_id', 'frame_range', 'img_shape')),
+    *_decode,
+    *_format,
 ]
 test_pipeline = [
     dict(type='UniformSampleFrames', clip_len=clip_len, num_clips=10, test_mode=True),
-    dict(type='PoseDecode'),
-    dict(type='PersonCentricNormalize', min_score=0.05),
-    dict(type='ZeroMissingJoints'),
-    dict(type='GenSkeFeat', dataset='coco', feats=['j']),
-    dict(type='FormatGCNInput', num_person=num_person),
-    dict(type='PackActionInputs', collect_keys=('keypoint',),
-         meta_keys=('video_id', 'frame_range', 'img_shape')),
+    *_decode,
+    *_format,
 ]
 
 model = dict(
