@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import time
 from pathlib import Path
 
@@ -97,7 +98,8 @@ def model_entry(metrics: dict, result: dict, data: Path) -> dict:
     history = metrics["history"]
     return _entry(
         result, data,
-        train_clips_per_s=sum(r["train_clips_per_s"] for r in history) / len(history),
+        # The median: an epoch slowed by another process on the machine does not move it.
+        train_clips_per_s=statistics.median(r["train_clips_per_s"] for r in history),
         selection=metrics["selection"], best_epoch=metrics["selected_epoch"],
         epochs_run=metrics["epochs_run"],
         best_val_macro_f1=metrics["selected_val_macro_f1"],
