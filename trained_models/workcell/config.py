@@ -1,3 +1,8 @@
+_decode = [
+    dict(type='PoseDecode'),
+    dict(type='ObjectDecode'),
+    dict(min_score=0.05, type='PersonCentricNormalize'),
+]
 _format = [
     dict(type='EncodeObjects'),
     dict(type='ZeroMissingJoints'),
@@ -19,11 +24,6 @@ _format = [
         ),
         type='PackActionInputs'),
 ]
-_pose_and_objects = [
-    dict(type='PoseDecode'),
-    dict(type='ObjectDecode'),
-    dict(min_score=0.05, type='PersonCentricNormalize'),
-]
 clip_len = 48
 custom_imports = dict(
     allow_failed_imports=False, imports=[
@@ -38,6 +38,10 @@ data_preprocessor = dict(
 dataset = dict(
     min_frames=4,
     num_person=1,
+    streams=(
+        'pose',
+        'objects',
+    ),
     stride_s=2.0,
     type='FeatureTableDataset',
     window_s=4.0)
@@ -56,6 +60,7 @@ model = dict(
             dropout=0.1,
             embed_dim=16,
             hidden_dim=64,
+            in_features=24,
             num_classes=8,
             out_channels=128,
             temporal_layers=3,
@@ -69,7 +74,7 @@ model = dict(
             type='STGCN'),
         type='PoseObjectBackbone'),
     cls_head=dict(
-        dropout=0.5, in_channels=256, num_classes=11, type='GCNHead'),
+        dropout=0.5, in_channels=384, num_classes=11, type='GCNHead'),
     data_preprocessor=dict(
         preprocessors=dict(
             keypoint=dict(type='ActionDataPreprocessor'),
@@ -83,7 +88,8 @@ model = dict(
         num_heads=4,
         object_channels=128,
         pose_channels=128,
-        type='CrossAttentionFusion'),
+        type='CrossAttentionFusion',
+        with_object_features=True),
     type='PoseObjectRecognizer')
 num_classes = 11
 num_object_classes = 8
@@ -91,6 +97,7 @@ object_backbone = dict(
     dropout=0.1,
     embed_dim=16,
     hidden_dim=64,
+    in_features=24,
     num_classes=8,
     out_channels=128,
     temporal_layers=3,
@@ -157,7 +164,8 @@ train_cfg = dict(
     class_balance_power=1.0,
     early_stop_patience=12,
     max_epochs=40,
-    num_workers=0)
+    num_workers=0,
+    selection='best_val')
 train_pipeline = [
     dict(prob=0.8, ratio=(
         0.7,
