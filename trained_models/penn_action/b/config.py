@@ -19,7 +19,11 @@ custom_imports = dict(
         'model.registry',
     ])
 dataset = dict(
-    min_frames=1, num_person=1, type='FeatureTableDataset', window_s=None)
+    min_frames=1,
+    num_person=1,
+    streams=('pose', ),
+    type='FeatureTableDataset',
+    window_s=None)
 default_scope = 'mmaction'
 feats = [
     'b',
@@ -83,9 +87,9 @@ train_cfg = dict(
     amp=True,
     batch_size=16,
     class_balance_power=0.0,
-    early_stop_patience=15,
-    max_epochs=40,
-    num_workers=0)
+    max_epochs=20,
+    num_workers=0,
+    selection='last')
 train_pipeline = [
     dict(clip_len=64, type='UniformSampleFrames'),
     dict(type='PoseDecode'),
