@@ -5,9 +5,9 @@ DATA    ?= data/workcell
 OUT     ?= outputs/demo
 CONFIG  ?= model/configs/workcell/fusion_xattn_stgcnpp.py
 WORKERS ?= 1
-# The demo trains a short schedule to stay under 15 minutes on 2 CPU cores; the benchmark
+# The demo trains a short schedule (about 20 minutes in all on 2 CPU cores); the benchmark
 # (benchmarks/workcell_accuracy.py) trains the config's full schedule.
-DEMO_EPOCHS ?= 12
+DEMO_EPOCHS ?= 8
 
 .PHONY: env demo test lint
 
