@@ -7,7 +7,9 @@ import platform
 
 import mmaction
 import mmcv
+import mmdet
 import mmengine
+import mmpose
 import ray
 import sklearn
 import torch
@@ -21,5 +23,6 @@ def environment() -> dict:
         "cpu_count": os.cpu_count(), "python": platform.python_version(),
         "versions": {"torch": torch.__version__, "mmaction2": mmaction.__version__,
                      "mmengine": mmengine.__version__, "mmcv": mmcv.__version__,
+                     "mmdet": mmdet.__version__, "mmpose": mmpose.__version__,
                      "ray": ray.__version__, "scikit-learn": sklearn.__version__},
     }

@@ -123,6 +123,8 @@ def train(config: str, table: str, work_dir: str, *, num_workers: int = 1,
         history = _read_history(logs / "metrics.csv")
         selected = meta["selected_epoch"]
         metrics = {"config": config, "feature_table": str(table),
+                   # A model trained on features of untrained detectors says so.
+                   "feature_source": read_info(table).source,
                    "selection": cfg.train_cfg.selection,
                    "selected_epoch": selected,
                    "selected_val_macro_f1": history[selected - 1]["val_macro_f1"],

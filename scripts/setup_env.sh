@@ -97,7 +97,7 @@ step "installing the project and its pinned dependencies"
 step "checking that the stack imports"
 (cd "$repo" && "$py" -c '
 import model  # installs the MMAction2 packaging fix before mmaction is imported
-import mmcv.ops, mmaction.models, mmdet.apis, mmpose.apis, ray, pyarrow, torch
+import mmcv.ops, mmaction.models, mmdet.apis, mmdet.models.trackers, mmpose.apis, ray, pyarrow, torch
 print("torch", torch.__version__, "| cuda available:", torch.cuda.is_available(),
       "| mmcv ops:", mmcv.ops.nms is not None, "| ray", ray.__version__)
 ')

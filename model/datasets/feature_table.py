@@ -5,7 +5,10 @@ tensor column has a fixed shape (Arrow's canonical ``fixed_shape_tensor`` extens
 ``num_persons`` / ``num_objects`` say how many slots are filled. Slot 0 holds the labelled
 person (the subject) when the frame has one. The table is partitioned by split (Hive layout,
 ``split=train/...``) and every file carries the schema version and the class lists in its
-Arrow schema metadata, so a file read on its own is still self-describing.
+Arrow schema metadata, so a file read on its own is still self-describing. The metadata also
+says where the features came from (``workcell.feature_source``: the annotations, or the
+detector and pose models of an extraction run, random weights included), so a table built
+from untrained models can never pass for a real one.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ _META_VERSION = b"workcell.schema_version"
 _META_ACTIONS = b"workcell.action_classes"
 _META_OBJECTS = b"workcell.object_classes"
 _META_LAYOUT = b"workcell.keypoint_layout"
+_META_SOURCE = b"workcell.feature_source"
 
 
 class FeatureTableError(ValueError):
@@ -37,8 +41,11 @@ def _tensor(dtype: pa.DataType, shape: list[int]) -> pa.DataType:
 
 
 def feature_schema(max_persons: int, max_objects: int, action_classes: list[str],
-                   object_classes: list[str]) -> pa.Schema:
-    """The Arrow schema of the table, its metadata included (without the split column)."""
+                   object_classes: list[str], source: dict | None = None) -> pa.Schema:
+    """The Arrow schema of the table, its metadata included (without the split column).
+
+    ``source`` describes where the features came from (JSON-serialisable; default: the
+    annotations)."""
     m, n, v = max_persons, max_objects, NUM_KEYPOINTS
     fields = [
         pa.field("video_id", pa.string(), nullable=False),
@@ -65,6 +72,7 @@ def feature_schema(max_persons: int, max_objects: int, action_classes: list[str]
         _META_ACTIONS: json.dumps(list(action_classes)).encode(),
         _META_OBJECTS: json.dumps(list(object_classes)).encode(),
         _META_LAYOUT: b"coco17",
+        _META_SOURCE: json.dumps(source or {"kind": "annotations"}, sort_keys=True).encode(),
     }
     return pa.schema(fields, metadata=metadata)
 
@@ -78,6 +86,16 @@ class FeatureTableInfo:
     object_classes: tuple[str, ...]
     max_persons: int
     max_objects: int
+    source_json: str = '{"kind": "annotations"}'
+
+    @property
+    def source(self) -> dict:
+        """Where the features came from (see ``feature_schema``)."""
+        return json.loads(self.source_json)
+
+    @property
+    def from_random_weights(self) -> bool:
+        return bool(self.source.get("random_weights", False))
 
     @classmethod
     def from_schema(cls, schema: pa.Schema, source: str) -> FeatureTableInfo:
@@ -90,10 +108,12 @@ class FeatureTableInfo:
             raise FeatureTableError(
                 f"{source}: feature table schema version {version}, this code reads version "
                 f"{SCHEMA_VERSION}; re-run `python -m jobs.ingest` to rebuild it")
+        # Tables written before the source key existed were all built from annotations.
+        source = meta.get(_META_SOURCE, b'{"kind": "annotations"}').decode()
         return cls(version, tuple(json.loads(meta[_META_ACTIONS])),
                    tuple(json.loads(meta[_META_OBJECTS])),
                    schema.field("person_track_ids").type.shape[0],
-                   schema.field("object_classes").type.shape[0])
+                   schema.field("object_classes").type.shape[0], source)
 
 
 def _dataset(root: str | Path) -> pads.Dataset:

@@ -59,9 +59,11 @@ class FrameArrays:
             segment_index=np.full(t, -1, np.int32),
         )
 
-    def to_table(self, action_classes: list[str], object_classes: list[str]) -> pa.Table:
+    def to_table(self, action_classes: list[str], object_classes: list[str],
+                 source: dict | None = None) -> pa.Table:
         t, m = self.person_track_ids.shape
-        schema = feature_schema(m, self.object_classes.shape[1], action_classes, object_classes)
+        schema = feature_schema(m, self.object_classes.shape[1], action_classes, object_classes,
+                                source)
         columns = {
             "video_id": pa.array([self.video_id] * t, pa.string()),
             "frame_index": pa.array(np.arange(t, dtype=np.int32)),
@@ -82,25 +84,36 @@ def _box_area(box: list[float]) -> float:
     return max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
 
 
+def frame_labels(doc: dict, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-frame label, annotated subject track id and segment index of a validated document
+    (each (T,); -1 where no segment covers the frame or no subject is named)."""
+    t = doc["video"]["frame_count"]
+    label = np.full(t, -1, np.int16)
+    subject = np.full(t, -1, np.int32)
+    segment = np.full(t, -1, np.int32)
+    action_index = {name: i for i, name in enumerate(spec.action_classes)}
+    if "clip_label" in doc:
+        label[:] = action_index[doc["clip_label"]["label"]]
+        subject[:] = doc["clip_label"].get("person_track_id", -1)
+        segment[:] = 0
+    else:
+        for i, seg in enumerate(doc["segments"]):
+            span = slice(seg["start_frame"], seg["end_frame"])
+            label[span] = action_index[seg["label"]]
+            subject[span] = seg["person_track_id"]
+            segment[span] = i
+    return label, subject, segment
+
+
 def annotation_to_arrays(doc: dict, spec: DatasetSpec, max_persons: int,
                          max_objects: int) -> FrameArrays:
     """Dense arrays of a validated annotation document (see model.datasets.annotation)."""
     video = doc["video"]
     arrays = FrameArrays.empty(video["id"], video["fps"], video["width"], video["height"],
                                video["frame_count"], max_persons, max_objects)
-    action_index = {name: i for i, name in enumerate(spec.action_classes)}
     object_index = {name: i for i, name in enumerate(spec.object_classes)}
-
-    if "clip_label" in doc:
-        arrays.label[:] = action_index[doc["clip_label"]["label"]]
-        arrays.subject_track_id[:] = doc["clip_label"].get("person_track_id", -1)
-        arrays.segment_index[:] = 0
-    else:
-        for i, seg in enumerate(doc["segments"]):
-            span = slice(seg["start_frame"], seg["end_frame"])
-            arrays.label[span] = action_index[seg["label"]]
-            arrays.subject_track_id[span] = seg["person_track_id"]
-            arrays.segment_index[span] = i
+    arrays.label[:], arrays.subject_track_id[:], arrays.segment_index[:] = \
+        frame_labels(doc, spec)
 
     for frame in doc["frames"]:
         t = frame["index"]

@@ -1,0 +1,144 @@
+"""Load the detector and the pose model of an extraction config through their toolboxes' APIs.
+
+A model is named in the config (``detector.model`` / ``pose.model``: a key of
+``model/configs/extraction/model_zoo.py``), which gives its model-zoo config inside the mmdet /
+mmpose wheel; the weights come from ``checkpoint`` (a path or URL, loaded by MMEngine's
+checkpoint loader). Without a checkpoint the model is only built with ``random_weights``: the
+architecture's own initialisation (``init_weights``, where a training from scratch starts).
+
+MMDetection and MMPose each set MMEngine's default scope when their models and transforms are
+built, so every build and every forward here runs inside its own toolbox's scope; that is what
+lets a detector, a pose model and the MMAction2 recognizer share one process.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from mmengine.config import Config
+from mmengine.dataset import Compose
+from mmengine.hub import get_config
+from mmengine.logging import MMLogger
+from mmengine.registry import DefaultScope
+
+# Random weights are drawn from this seed, so that every actor of a run (and the sequential
+# loop it is compared with) holds the same untrained model.
+RANDOM_WEIGHTS_SEED = 0
+
+
+class MissingCheckpointError(ValueError):
+    """A model has no checkpoint and random weights were not asked for."""
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """One model of an extraction run: its zoo name, config and weights."""
+
+    kind: str                  # "detector" or "pose"
+    name: str
+    config: str                # model-zoo config ("mmdet::..." / "mmpose::...")
+    checkpoint: str | None     # None: random weights
+    official_checkpoint: str
+    cfg_options: dict
+
+    def describe(self) -> dict:
+        return {"model": self.name, "config": self.config,
+                "checkpoint": self.checkpoint or "random weights",
+                "cfg_options": dict(self.cfg_options)}
+
+
+def choose_model(cfg: Config, kind: str, random_weights: bool) -> ModelChoice:
+    """The ``detector`` or ``pose`` model of an extraction config, its checkpoint checked."""
+    section, zoo = (cfg.detector, cfg.detectors) if kind == "detector" \
+        else (cfg.pose, cfg.pose_models)
+    name = section.model
+    if name not in zoo:
+        raise ValueError(f"{kind}.model: unknown model {name!r}; choose one of {sorted(zoo)}")
+    checkpoint = section.checkpoint
+    if checkpoint == "official":
+        checkpoint = zoo[name].checkpoint
+    if checkpoint is None and not random_weights:
+        raise MissingCheckpointError(
+            f"{kind} {name!r} has no checkpoint: pass one (a path or URL; the official COCO "
+            f"weights are {zoo[name].checkpoint}), or --random-weights to run the "
+            "architecture untrained (tests and benchmarks only: its features mean nothing)")
+    if checkpoint is not None and random_weights:
+        raise ValueError(f"{kind} {name!r}: --random-weights and a checkpoint ({checkpoint}) "
+                         "exclude each other")
+    return ModelChoice(kind, name, zoo[name].config, checkpoint, zoo[name].checkpoint,
+                       dict(section.get("cfg_options", {})))
+
+
+def _model_config(choice: ModelChoice) -> Config:
+    cfg = get_config(choice.config)
+    if choice.cfg_options:
+        cfg.merge_from_dict(choice.cfg_options)
+    return cfg
+
+
+@contextmanager
+def _quiet_mmengine():
+    """``init_weights`` logs a line per parameter; keep only errors meanwhile."""
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _seed_random_weights(choice: ModelChoice) -> None:
+    """Layers draw their first weights when built, ``init_weights`` redraws some: seed both."""
+    if choice.checkpoint is None:
+        torch.manual_seed(RANDOM_WEIGHTS_SEED)
+
+
+def _initialise(model: torch.nn.Module) -> None:
+    """The architecture's own initialisation (see RANDOM_WEIGHTS_SEED)."""
+    torch.manual_seed(RANDOM_WEIGHTS_SEED)
+    with _quiet_mmengine():
+        model.init_weights()
+
+
+def set_torch_threads(num_cpus: float) -> None:
+    """One intra-op thread per CPU this process was given (at least one)."""
+    torch.set_num_threads(max(1, int(num_cpus)))
+
+
+def load_detector(choice: ModelChoice, device: torch.device):
+    """(model, test pipeline for in-memory BGR frames, class names of the model's output)."""
+    from mmdet.apis import init_detector
+    from mmdet.utils import get_test_pipeline_cfg
+
+    cfg = _model_config(choice)
+    with DefaultScope.overwrite_default_scope("mmdet"):
+        _seed_random_weights(choice)
+        model = init_detector(cfg, choice.checkpoint, device=str(device))
+        if choice.checkpoint is None:
+            _initialise(model)
+        pipeline_cfg = get_test_pipeline_cfg(model.cfg.copy())
+        pipeline_cfg[0].type = "mmdet.LoadImageFromNDArray"
+        pipeline = Compose(pipeline_cfg)
+    return model.eval(), pipeline, tuple(model.dataset_meta["classes"])
+
+
+def load_pose_model(choice: ModelChoice, device: torch.device):
+    """(model, top-down test pipeline)."""
+    from mmpose.apis import init_model
+
+    cfg = _model_config(choice)
+    with DefaultScope.overwrite_default_scope("mmpose"):
+        _seed_random_weights(choice)
+        model = init_model(cfg, choice.checkpoint, device=str(device))
+        if choice.checkpoint is None:
+            _initialise(model)
+        pipeline = Compose(model.cfg.test_dataloader.dataset.pipeline)
+    num_keypoints = model.dataset_meta["num_keypoints"]
+    if num_keypoints != 17:
+        raise ValueError(f"pose model {choice.name!r} predicts {num_keypoints} keypoints; "
+                         "the feature table holds COCO-17")
+    return model.eval(), pipeline
