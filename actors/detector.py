@@ -24,22 +24,31 @@ PERSON = -2   # class target of detector classes mapped onto "person"
 DROPPED = -1  # class target of detector classes the dataset has no class for
 
 
+def _key(name: str) -> str:
+    # MMDetection spells COCO classes both ways ("cell phone" in checkpoints' metadata,
+    # "cell_phone" in mmdet.evaluation.get_classes, which init_detector falls back to).
+    return name.replace("_", " ").strip().lower()
+
+
 def class_targets(detector_classes: tuple[str, ...], object_classes: tuple[str, ...],
                   class_map: dict[str, str]) -> tuple[np.ndarray, list[str]]:
     """For each detector class: ``PERSON``, an object class index, or ``DROPPED``.
 
     ``class_map`` maps detector class names to "person" or a dataset object class; an
-    unmapped detector class keeps its own name when the dataset knows it. Returns the targets
-    and notes on map entries that name no detector class or no dataset class."""
-    index = {name: i for i, name in enumerate(object_classes)}
+    unmapped detector class keeps its own name when the dataset knows it. Names match
+    regardless of case and of "_" against " ". Returns the targets and notes on map entries
+    that name no detector class or no dataset class."""
+    index = {_key(name): i for i, name in enumerate(object_classes)}
+    mapping = {_key(src): _key(dst) for src, dst in class_map.items()}
+    known = {_key(name) for name in detector_classes}
     notes = [f"class_map: {src!r} is not a class of the detector; ignored"
-             for src in class_map if src not in detector_classes]
+             for src in class_map if _key(src) not in known]
     notes += [f"class_map: {src!r} -> {dst!r}: {dst!r} is neither 'person' nor an object "
               f"class of the dataset; {src!r} is dropped"
-              for src, dst in class_map.items() if dst != "person" and dst not in index]
+              for src, dst in class_map.items() if _key(dst) != "person" and _key(dst) not in index]
     targets = []
     for name in detector_classes:
-        dst = class_map.get(name, name)
+        dst = mapping.get(_key(name), _key(name))
         targets.append(PERSON if dst == "person" else index.get(dst, DROPPED))
     return np.asarray(targets, np.int64), notes
 

@@ -10,7 +10,7 @@ from actors.openmmlab_models import MissingCheckpointError, choose_model
 from actors.video_decode import DecodeShard, VideoError, plan_shards, probe_video
 from actors.video_features import choose_subjects, track
 from jobs.extract import load_config
-from model.datasets.video_manifest import ManifestError, read_manifest
+from model.datasets.video_manifest import ManifestError, read_manifest, videos_in_folder
 
 LIGHT = "model/configs/extraction/light.py"
 
@@ -73,9 +73,10 @@ def test_unreadable_files_are_named(tmp_path):
 
 
 def test_class_targets_map_by_name_and_by_the_map():
-    targets, notes = class_targets(("person", "cup", "scissors", "car"), ("cup", "screwdriver"),
-                                   {"scissors": "screwdriver", "car": "truck", "dog": "cup"})
-    assert targets.tolist() == [PERSON, 0, 1, DROPPED]
+    targets, notes = class_targets(
+        ("person", "cup", "scissors", "car", "cell_phone"), ("cup", "screwdriver", "scanner"),
+        {"scissors": "screwdriver", "car": "truck", "dog": "cup", "cell phone": "scanner"})
+    assert targets.tolist() == [PERSON, 0, 1, DROPPED, 2]
     assert any("'dog' is not a class of the detector" in n for n in notes)
     assert any("'truck' is neither" in n for n in notes)
 
@@ -169,3 +170,10 @@ def test_a_json_manifest_resolves_paths_beside_it(tmp_path):
     (item,) = read_manifest(path)
     assert (item.video_id, item.path, item.annotation, item.split) == \
         ("a", str(tmp_path / "v/a.mp4"), str(tmp_path / "ann/a.json"), "val")
+
+
+def test_a_folder_with_two_videos_of_one_stem_is_refused(tmp_path):
+    (tmp_path / "cam0.mp4").write_bytes(b"")
+    (tmp_path / "cam0.avi").write_bytes(b"")
+    with pytest.raises(ManifestError, match="video id 'cam0' is also cam0.avi"):
+        videos_in_folder(tmp_path)

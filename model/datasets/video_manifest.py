@@ -41,8 +41,12 @@ def videos_in_folder(folder: str | Path, annotations: str | Path | None = None,
     if not paths:
         raise ManifestError(f"{folder}: no video file ({', '.join(VIDEO_SUFFIXES)})")
     splits = load_split_file(split_file) if split_file is not None else {}
-    out = []
+    out, seen = [], {}
     for path in paths:
+        if path.stem in seen:
+            raise ManifestError(f"{path}: video id {path.stem!r} is also {seen[path.stem]} "
+                                "(ids are file stems: rename one)")
+        seen[path.stem] = path.name
         annotation = None
         if annotations is not None and (Path(annotations) / f"{path.stem}.json").is_file():
             annotation = str(Path(annotations) / f"{path.stem}.json")
