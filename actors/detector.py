@@ -15,7 +15,7 @@ import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 
-from actors.openmmlab_models import ModelChoice, load_detector, set_torch_threads
+from actors.openmmlab_models import ModelChoice, load_detector, set_inference_threads
 from model.device import local_device
 
 logger = logging.getLogger(__name__)
@@ -31,13 +31,19 @@ def _key(name: str) -> str:
 
 
 def class_targets(detector_classes: tuple[str, ...], object_classes: tuple[str, ...],
-                  class_map: dict[str, str]) -> tuple[np.ndarray, list[str]]:
+                  class_map: dict[str, str], unmapped: str = "drop"
+                  ) -> tuple[np.ndarray, list[str]]:
     """For each detector class: ``PERSON``, an object class index, or ``DROPPED``.
 
     ``class_map`` maps detector class names to "person" or a dataset object class; an
-    unmapped detector class keeps its own name when the dataset knows it. Names match
-    regardless of case and of "_" against " ". Returns the targets and notes on map entries
-    that name no detector class or no dataset class."""
+    unmapped detector class keeps its own name when the dataset knows it, and is otherwise
+    dropped, or taken for a person with ``unmapped="person"`` (random weights only: their
+    labels mean nothing, and this gives the pose stage its work). Names match regardless of
+    case and of "_" against " ". Returns the targets and notes on map entries that name no
+    detector class or no dataset class."""
+    if unmapped not in ("drop", "person"):
+        raise ValueError(f"detector.unmapped_classes must be 'drop' or 'person', got "
+                         f"{unmapped!r}")
     index = {_key(name): i for i, name in enumerate(object_classes)}
     mapping = {_key(src): _key(dst) for src, dst in class_map.items()}
     known = {_key(name) for name in detector_classes}
@@ -49,7 +55,8 @@ def class_targets(detector_classes: tuple[str, ...], object_classes: tuple[str, 
     targets = []
     for name in detector_classes:
         dst = mapping.get(_key(name), _key(name))
-        targets.append(PERSON if dst == "person" else index.get(dst, DROPPED))
+        fallback = PERSON if unmapped == "person" else DROPPED
+        targets.append(PERSON if dst == "person" else index.get(dst, fallback))
     return np.asarray(targets, np.int64), notes
 
 
@@ -90,10 +97,12 @@ class DetectorStage:
 
     def __init__(self, choice: ModelChoice, object_classes: tuple[str, ...],
                  class_map: dict[str, str], score_thr: float, min_box_px: float,
-                 max_persons: int, max_objects: int, num_cpus: float = 1.0):
-        set_torch_threads(num_cpus)
+                 max_persons: int, max_objects: int, unmapped_classes: str = "drop",
+                 num_cpus: float = 1.0):
+        set_inference_threads(num_cpus)
         self.model, self.pipeline, detector_classes = load_detector(choice, local_device())
-        self.targets, notes = class_targets(detector_classes, object_classes, class_map)
+        self.targets, notes = class_targets(detector_classes, object_classes, class_map,
+                                            unmapped_classes)
         for note in notes:
             logger.warning("%s", note)
         self.score_thr, self.min_box_px = score_thr, min_box_px

@@ -17,6 +17,7 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import cv2
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
@@ -104,9 +105,13 @@ def _initialise(model: torch.nn.Module) -> None:
         model.init_weights()
 
 
-def set_torch_threads(num_cpus: float) -> None:
-    """One intra-op thread per CPU this process was given (at least one)."""
-    torch.set_num_threads(max(1, int(num_cpus)))
+def set_inference_threads(num_cpus: float) -> None:
+    """One thread per CPU this process was given (at least one), for PyTorch's intra-op pool
+    and for OpenCV (the toolboxes' resize and affine transforms): actors sharing a machine
+    must not each start a thread per core."""
+    threads = max(1, int(num_cpus))
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
 
 
 def load_detector(choice: ModelChoice, device: torch.device):

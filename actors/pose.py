@@ -11,7 +11,7 @@ import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 
-from actors.openmmlab_models import ModelChoice, load_pose_model, set_torch_threads
+from actors.openmmlab_models import ModelChoice, load_pose_model, set_inference_threads
 from model.datasets.feature_table import NUM_KEYPOINTS
 from model.device import local_device
 
@@ -22,7 +22,7 @@ class PoseStage:
     without ``frames`` (no later stage needs pixels)."""
 
     def __init__(self, choice: ModelChoice, num_cpus: float = 1.0):
-        set_torch_threads(num_cpus)
+        set_inference_threads(num_cpus)
         self.model, self.pipeline = load_pose_model(choice, local_device())
 
     def estimate(self, frames: np.ndarray, boxes: np.ndarray,

@@ -11,8 +11,9 @@ test videos of the rendered built-in dataset, once per executor, in one process 
   * the Ray Data pipeline with 1 and with 2 actors per model stage.
 
 Every run includes model loading and, for the pipeline, actor start-up (Ray itself is started
-before the clock). Frames/s counts the frames processed (after the frame stride). The stage
-busy seconds say what limits each run. Writes benchmarks/results/extraction.{json,md}.
+before the clock); ``startup_s`` is the time to the first result. Frames/s counts the frames
+processed (after the frame stride). The stage busy seconds say what limits each run. Writes
+benchmarks/results/extraction.{json,md}.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def _run(name: str, inputs: list[VideoInput], spec: DatasetSpec, config: str, st
                    for k, v in busy.items()}
     run = {"executor": executor, "actors_per_stage": actors if executor == "ray" else None,
            "inference_threads": threads, "frames": report.frames, "wall_s": wall,
+           "startup_s": report.first_row_s,
            "frames_per_s": report.frames / wall, "stage_busy_s": busy,
            "stage_utilisation": utilisation,
            "limited_by": max(utilisation, key=utilisation.get),
@@ -103,13 +105,14 @@ def measure(name: str, inputs: list[VideoInput], spec: DatasetSpec, stride: int,
 
 def markdown(results: dict) -> str:
     lines = ["# Extraction throughput\n",
-             "| models | run | frames/s | busiest stage (busy share) | persons / frame |",
-             "| --- | --- | ---: | --- | ---: |"]
+             "| models | run | frames/s | start-up s | busiest stage (busy share) | "
+             "persons / frame |",
+             "| --- | --- | ---: | ---: | --- | ---: |"]
     for name, res in results.items():
         for run_name, run in res["runs"].items():
             share = run["stage_utilisation"][run["limited_by"]]
             lines.append(f"| {name} | {run_name} | {run['frames_per_s']:.2f} | "
-                         f"{run['limited_by']} ({100 * share:.0f} %) | "
+                         f"{run['startup_s']:.1f} | {run['limited_by']} ({100 * share:.0f} %) | "
                          f"{run['persons_per_frame']:.2f} |")
     lines.append("")
     for name, res in results.items():
@@ -126,9 +129,9 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", type=Path, default=Path("data/workcell"),
                    help="rendered built-in dataset (default: data/workcell)")
-    p.add_argument("--light-videos", type=int, default=8, help="test videos, light models")
+    p.add_argument("--light-videos", type=int, default=20, help="test videos, light models")
     p.add_argument("--light-stride", type=int, default=1, help="frame stride, light models")
-    p.add_argument("--heavy-videos", type=int, default=2, help="test videos, heavy models")
+    p.add_argument("--heavy-videos", type=int, default=5, help="test videos, heavy models")
     p.add_argument("--heavy-stride", type=int, default=8,
                    help="frame stride, heavy models (Faster R-CNN takes seconds per frame "
                         "on a CPU core)")

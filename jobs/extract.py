@@ -78,6 +78,7 @@ class ExtractReport:
     frames: int = 0
     seconds: float = 0.0
     frames_per_s: float = 0.0
+    first_row_s: float = 0.0        # start of the pipeline to its first result (start-up)
     persons_per_frame: float = 0.0
     objects_per_frame: float = 0.0
     labelled_segments: int = 0
@@ -191,11 +192,11 @@ def _pipeline_rows(shards: list[dict], stages: dict, executor: str, actors: dict
                    resources: dict) -> Iterator[dict]:
     """Rows after decode, detection and pose: a Ray Data pipeline, or a plain loop."""
     if executor == "sequential":
-        decode, detect, pose = DecodeShard(**stages["decode"]), \
-            DetectorStage(**stages["detector"]), PoseStage(**stages["pose"])
+        decode, detect, pose = _TimedDecode(**stages["decode"]), \
+            _TimedDetector(**stages["detector"]), _TimedPose(**stages["pose"])
         for shard in shards:
-            for row in _timed(decode, "decode_s")(shard):
-                yield _timed(pose, "pose_s")(_timed(detect, "detect_s")(row))
+            for row in decode(shard):
+                yield pose(detect(row))
         return
     from ray.data import ActorPoolStrategy, DataContext
 
@@ -337,6 +338,7 @@ def _process(videos: dict[str, _Video], spec: DatasetSpec, out: Path, config: Co
                          min_box_px=float(config.detector.min_box_px),
                          max_persons=int(config.table.max_persons),
                          max_objects=int(config.table.max_objects),
+                         unmapped_classes=str(config.detector.unmapped_classes),
                          num_cpus=resources["cpus"]),
         "pose": dict(choice=choices["pose"], num_cpus=resources["cpus"]),
     }
@@ -348,8 +350,11 @@ def _process(videos: dict[str, _Video], spec: DatasetSpec, out: Path, config: Co
     busy = defaultdict(float)
     persons = objects = 0.0
     total = sum(kept_frames(0, v.info.num_frames, stride) for v in videos.values())
+    started = time.perf_counter()
     with tqdm(total=total, unit="frame", desc="extract", disable=not progress) as bar:
         for row in _pipeline_rows(shards, stages, executor, actors, resources):
+            if not report.first_row_s:
+                report.first_row_s = time.perf_counter() - started
             video_id = str(row["video_id"])
             for key in ("decode_s", "detect_s", "pose_s"):
                 busy[key[:-2]] += float(row[key])

@@ -79,6 +79,11 @@ def test_class_targets_map_by_name_and_by_the_map():
     assert targets.tolist() == [PERSON, 0, 1, DROPPED, 2]
     assert any("'dog' is not a class of the detector" in n for n in notes)
     assert any("'truck' is neither" in n for n in notes)
+    # Random weights: every class not mapped onto an object counts as a person.
+    targets, _ = class_targets(("car", "cup"), ("cup",), {}, unmapped="person")
+    assert targets.tolist() == [PERSON, 0]
+    with pytest.raises(ValueError, match="unmapped_classes"):
+        class_targets(("car",), ("cup",), {}, unmapped="keep")
 
 
 def test_select_detections_filters_sorts_and_pads():
@@ -177,3 +182,24 @@ def test_a_folder_with_two_videos_of_one_stem_is_refused(tmp_path):
     (tmp_path / "cam0.avi").write_bytes(b"")
     with pytest.raises(ManifestError, match="video id 'cam0' is also cam0.avi"):
         videos_in_folder(tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("detector, pose", [("rtmdet-tiny", "rtmpose-t"),
+                                            ("yolox-tiny", "hrnet-w32"),
+                                            ("faster-rcnn", "rtmpose-t")])
+def test_every_zoo_model_builds_and_runs_on_a_frame(video, detector, pose):
+    from actors.detector import DetectorStage
+    from actors.pose import PoseStage
+
+    cfg = load_config(LIGHT, {"detector.model": detector, "pose.model": pose})
+    frames = next(iter(DecodeShard(batch_frames=2)(
+        plan_shards("bars", probe_video(video), 100, 1)[0])))["frames"]
+    stage = DetectorStage(choose_model(cfg, "detector", True), ("cup",), {}, 0.0, 0.0, 2, 4)
+    (boxes, scores, labels), _ = stage.detect(frames)
+    assert boxes.shape[1] == 4 and len(boxes) == len(scores) == len(labels)
+    keypoints, kp_scores = PoseStage(choose_model(cfg, "pose", True)).estimate(
+        frames, np.array([[[10, 10, 90, 110], [0, 0, 0, 0]]] * 2, np.float32),
+        np.array([1, 0]))
+    assert keypoints.shape == (2, 2, 17, 2) and kp_scores.shape == (2, 2, 17)
+    assert np.isfinite(keypoints[:, 0]).all() and (keypoints[:, 1] == 0).all()

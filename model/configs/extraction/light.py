@@ -14,6 +14,9 @@ detector = dict(
     # keep their name when the dataset has a class of that name (COCO's "person", "cup"), and
     # are dropped otherwise; see docs/extraction.md for mapping COCO classes onto a dataset.
     class_map={},
+    # What happens to the other detector classes: "drop" them; "person" is only for random
+    # weights (their labels mean nothing; see light_random_weights.py).
+    unmapped_classes="drop",
     score_thr=0.3,             # detections below this score are dropped before tracking
     min_box_px=2.0,            # boxes narrower or lower than this are dropped
     batch_frames=8,            # frames per inference batch (also the decode batch)
