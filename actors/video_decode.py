@@ -81,7 +81,9 @@ class DecodeShard:
     Each output row holds ``frames`` (B, H, W, 3) uint8 BGR (resized when ``resize`` is given),
     ``frame_indices`` (B,) the source frame numbers, ``scale`` (x, y) from source to frame
     pixels, and ``error`` (empty, or why the shard broke off). The last row of a shard has
-    ``last_in_shard`` set; a shard that breaks off ends with an error row without frames.
+    ``last_in_shard`` set and ``shard_rows``, the number of rows the shard gave (0 on the
+    others): rows may reach the consumer in any order, so it knows a shard is complete when it
+    has that many. A shard that breaks off ends with an error row without frames.
     """
 
     def __init__(self, batch_frames: int, resize: tuple[int, int] | None = None):
@@ -95,7 +97,9 @@ class DecodeShard:
     def __call__(self, shard: dict) -> Iterator[dict]:
         cap = cv2.VideoCapture(shard["path"])
         try:
-            yield from self._decode(cap, shard)
+            for count, row in enumerate(self._decode(cap, shard), 1):
+                row["shard_rows"] = count if row["last_in_shard"] else 0
+                yield row
         finally:
             cap.release()
 

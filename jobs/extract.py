@@ -192,20 +192,19 @@ def _pipeline_rows(shards: list[dict], stages: dict, executor: str, actors: dict
                    resources: dict) -> Iterator[dict]:
     """Rows after decode, detection and pose: a Ray Data pipeline, or a plain loop."""
     if executor == "sequential":
-        decode, detect, pose = _TimedDecode(**stages["decode"]), \
-            _TimedDetector(**stages["detector"]), _TimedPose(**stages["pose"])
+        detect, pose = _TimedDetector(**stages["detector"]), _TimedPose(**stages["pose"])
         for shard in shards:
-            for row in decode(shard):
+            for row in decode_timed(shard, **stages["decode"]):
                 yield pose(detect(row))
         return
     from ray.data import ActorPoolStrategy, DataContext
 
     DataContext.get_current().enable_progress_bars = False
-    # Ray 2.51+ sizes actor pools with `compute=ActorPoolStrategy(...)` (`concurrency=` is
-    # deprecated there); one pool per stage, so each scales on its own.
+    # Decoding runs as plain Ray tasks; Ray 2.51+ sizes actor pools with
+    # `compute=ActorPoolStrategy(...)` (`concurrency=` is deprecated there): one pool per
+    # model stage, each scaling on its own.
     ds = (ray.data.from_items(shards, override_num_blocks=len(shards))
-          .flat_map(_TimedDecode, fn_constructor_kwargs=stages["decode"],
-                    compute=ActorPoolStrategy(size=actors["decode"]),
+          .flat_map(decode_timed, fn_kwargs=stages["decode"],
                     num_cpus=resources["decode_cpus"])
           .map(_TimedDetector, fn_constructor_kwargs=stages["detector"],
                compute=ActorPoolStrategy(size=actors["detector"]), num_cpus=resources["cpus"],
@@ -235,9 +234,9 @@ def _timed_iter(rows: Iterable[dict], key: str, started: float) -> Iterator[dict
         started = time.perf_counter()
 
 
-class _TimedDecode(DecodeShard):
-    def __call__(self, shard: dict) -> Iterator[dict]:
-        return _timed(super().__call__, "decode_s")(shard)
+def decode_timed(shard: dict, batch_frames: int, resize: tuple[int, int] | None
+                 ) -> Iterator[dict]:
+    return _timed(DecodeShard(batch_frames, resize), "decode_s")(shard)
 
 
 class _TimedDetector(DetectorStage):
@@ -266,7 +265,7 @@ def _resources(num_model_actors: int, cpus_per_actor: float | None,
 
 def extract(inputs: list[VideoInput], spec: DatasetSpec, out: str | Path, *,
             config: Config, random_weights: bool = False, executor: str = "ray",
-            detector_actors: int = 1, pose_actors: int = 1, decoders: int = 1,
+            detector_actors: int = 1, pose_actors: int = 1,
             cpus_per_actor: float | None = None, gpus_per_actor: float | None = None,
             default_split: str = "test",
             max_annotation_bytes: int = DEFAULT_MAX_ANNOTATION_BYTES,
@@ -295,7 +294,7 @@ def extract(inputs: list[VideoInput], spec: DatasetSpec, out: str | Path, *,
     feature_source = {"kind": "extraction", "random_weights": random_weights, **models}
     if videos:
         _process(videos, spec, out, config, choices, feature_source, report, executor,
-                 dict(detector=detector_actors, pose=pose_actors, decode=decoders),
+                 dict(detector=detector_actors, pose=pose_actors),
                  cpus_per_actor, gpus_per_actor, progress)
     report.seconds = time.perf_counter() - started
     report.frames_per_s = report.frames / report.seconds if report.frames else 0.0
@@ -329,8 +328,12 @@ def _process(videos: dict[str, _Video], spec: DatasetSpec, out: Path, config: Co
         # The plain loop uses every core for intra-op threads unless told otherwise.
         resources = {"cpus": cpus_per_actor or float(os.cpu_count() or 1)}
     resize = config.video.resize
+    batch_frames = int(config.detector.batch_frames)
+    largest = max(v.info.width * v.info.height for v in videos.values()) if resize is None \
+        else resize[0] * resize[1]
+    block_bytes = batch_frames * largest * 3
     stages = {
-        "decode": dict(batch_frames=int(config.detector.batch_frames),
+        "decode": dict(batch_frames=batch_frames,
                        resize=None if resize is None else tuple(resize)),
         "detector": dict(choice=choices["detector"], object_classes=spec.object_classes,
                          class_map=dict(config.detector.class_map),
@@ -345,6 +348,8 @@ def _process(videos: dict[str, _Video], spec: DatasetSpec, out: Path, config: Co
     pending_shards = defaultdict(int)
     for shard in shards:
         pending_shards[shard["video_id"]] += 1
+    # (video, shard) -> [rows received, rows the shard gave (known from its last row)]
+    shard_rows: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, -1])
     rows_of: dict[str, list[dict]] = defaultdict(list)
     errors: dict[str, str] = {}
     busy = defaultdict(float)
@@ -363,8 +368,13 @@ def _process(videos: dict[str, _Video], spec: DatasetSpec, out: Path, config: Co
                 errors.setdefault(video_id, str(row["error"]))
             else:
                 rows_of[video_id].append(row)
+            counts = shard_rows[video_id, int(row["shard"])]
+            counts[0] += 1
             if row["last_in_shard"]:
-                pending_shards[video_id] -= 1
+                counts[1] = int(row["shard_rows"])
+            if counts[0] != counts[1]:
+                continue
+            pending_shards[video_id] -= 1
             if pending_shards[video_id]:
                 continue
             video = videos[video_id]
@@ -436,7 +446,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a Ray Data pipeline (default) or a plain loop in this process")
     p.add_argument("--detector-actors", type=int, default=1, help="detector actor pool size")
     p.add_argument("--pose-actors", type=int, default=1, help="pose actor pool size")
-    p.add_argument("--decoders", type=int, default=1, help="decoder actor pool size")
     p.add_argument("--cpus-per-actor", type=float,
                    help="CPUs per model actor, and inference threads (default: the "
                         "cluster's CPUs shared out; for --executor sequential, all cores)")
@@ -483,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
         report = extract(inputs, spec, args.out, config=config,
                          random_weights=args.random_weights, executor=args.executor,
                          detector_actors=args.detector_actors, pose_actors=args.pose_actors,
-                         decoders=args.decoders, cpus_per_actor=args.cpus_per_actor,
+                         cpus_per_actor=args.cpus_per_actor,
                          gpus_per_actor=args.gpus_per_actor, default_split=args.default_split,
                          max_annotation_bytes=int(args.max_annotation_mb * 2**20),
                          overwrite=args.overwrite, progress=not args.no_progress,

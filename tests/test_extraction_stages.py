@@ -44,6 +44,10 @@ def test_shards_put_together_are_the_whole_video(video):
         # The pixels are those of the frame the index names: seeking is exact.
         assert [_bar(f) for r in rows for f in r["frames"]] == list(range(0, 40, stride))
         assert sum(r["last_in_shard"] for r in rows) == len(shards)
+        # The last row of each shard says how many rows the shard gave.
+        for shard in shards:
+            mine = [r for r in rows if r["shard"] == shard["shard"]]
+            assert [r["shard_rows"] for r in mine] == [0] * (len(mine) - 1) + [len(mine)]
         assert all(len(r["frames"]) <= 5 and not r["error"] for r in rows)
 
 
