@@ -329,9 +329,6 @@ def _process(videos: dict[str, _Video], spec: DatasetSpec, out: Path, config: Co
         resources = {"cpus": cpus_per_actor or float(os.cpu_count() or 1)}
     resize = config.video.resize
     batch_frames = int(config.detector.batch_frames)
-    largest = max(v.info.width * v.info.height for v in videos.values()) if resize is None \
-        else resize[0] * resize[1]
-    block_bytes = batch_frames * largest * 3
     stages = {
         "decode": dict(batch_frames=batch_frames,
                        resize=None if resize is None else tuple(resize)),
