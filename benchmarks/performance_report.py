@@ -213,7 +213,7 @@ def extraction_section() -> list[str]:
             f"{res['ratio_vs_all_cores']:.2f} |")
     lines += ["", "Every run, and what its busiest stage was (busy seconds of the stage's pool "
               "over the run's wall time and pool size):", "",
-              "| models | run | frames/s | start-up s | busy share: decode / detect / pose / "
+              "| models | run | frames/s | first result s | busy share: decode / detect / pose / "
               "track+write | busiest | persons / frame |",
               "| --- | --- | ---: | ---: | --- | --- | ---: |"]
     for name, res in extraction.items():
@@ -222,7 +222,7 @@ def extraction_section() -> list[str]:
             shares = " / ".join(f"{100 * u.get(k, 0):.0f} %"
                                 for k in ("decode", "detect", "pose", "track_and_write"))
             lines.append(f"| {name} | {run_name} | {run['frames_per_s']:.2f} | "
-                         f"{run['startup_s']:.1f} | {shares} | "
+                         f"{run['first_result_s']:.1f} | {shares} | "
                          f"{run['limited_by']} | {run['persons_per_frame']:.2f} |")
     return lines + [""]
 

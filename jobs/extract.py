@@ -78,7 +78,7 @@ class ExtractReport:
     frames: int = 0
     seconds: float = 0.0
     frames_per_s: float = 0.0
-    first_row_s: float = 0.0        # start of the pipeline to its first result (start-up)
+    first_row_s: float = 0.0        # start of the pipeline to its first result
     persons_per_frame: float = 0.0
     objects_per_frame: float = 0.0
     labelled_segments: int = 0
