@@ -92,17 +92,17 @@ def _quiet_mmengine():
         logger.setLevel(level)
 
 
-def _seed_random_weights(choice: ModelChoice) -> None:
-    """Layers draw their first weights when built, ``init_weights`` redraws some: seed both."""
+def _build(choice: ModelChoice, init, device: torch.device) -> torch.nn.Module:
+    """``init`` (init_detector / init_model) with the checkpoint, or random weights: the
+    architecture's own initialisation, from RANDOM_WEIGHTS_SEED (layers draw their first
+    weights when built and ``init_weights`` redraws some, so the seed precedes both)."""
     if choice.checkpoint is None:
         torch.manual_seed(RANDOM_WEIGHTS_SEED)
-
-
-def _initialise(model: torch.nn.Module) -> None:
-    """The architecture's own initialisation (see RANDOM_WEIGHTS_SEED)."""
-    torch.manual_seed(RANDOM_WEIGHTS_SEED)
-    with _quiet_mmengine():
-        model.init_weights()
+    model = init(_model_config(choice), choice.checkpoint, device=str(device))
+    if choice.checkpoint is None:
+        with _quiet_mmengine():
+            model.init_weights()
+    return model.eval()
 
 
 def set_inference_threads(num_cpus: float) -> None:
@@ -119,31 +119,23 @@ def load_detector(choice: ModelChoice, device: torch.device):
     from mmdet.apis import init_detector
     from mmdet.utils import get_test_pipeline_cfg
 
-    cfg = _model_config(choice)
     with DefaultScope.overwrite_default_scope("mmdet"):
-        _seed_random_weights(choice)
-        model = init_detector(cfg, choice.checkpoint, device=str(device))
-        if choice.checkpoint is None:
-            _initialise(model)
+        model = _build(choice, init_detector, device)
         pipeline_cfg = get_test_pipeline_cfg(model.cfg.copy())
         pipeline_cfg[0].type = "mmdet.LoadImageFromNDArray"
         pipeline = Compose(pipeline_cfg)
-    return model.eval(), pipeline, tuple(model.dataset_meta["classes"])
+    return model, pipeline, tuple(model.dataset_meta["classes"])
 
 
 def load_pose_model(choice: ModelChoice, device: torch.device):
     """(model, top-down test pipeline)."""
     from mmpose.apis import init_model
 
-    cfg = _model_config(choice)
     with DefaultScope.overwrite_default_scope("mmpose"):
-        _seed_random_weights(choice)
-        model = init_model(cfg, choice.checkpoint, device=str(device))
-        if choice.checkpoint is None:
-            _initialise(model)
+        model = _build(choice, init_model, device)
         pipeline = Compose(model.cfg.test_dataloader.dataset.pipeline)
     num_keypoints = model.dataset_meta["num_keypoints"]
     if num_keypoints != 17:
         raise ValueError(f"pose model {choice.name!r} predicts {num_keypoints} keypoints; "
                          "the feature table holds COCO-17")
-    return model.eval(), pipeline
+    return model, pipeline

@@ -12,8 +12,8 @@ test videos of the rendered built-in dataset, once per executor, in one process 
 
 Every run includes model loading and, for the pipeline, actor start-up (Ray itself is started
 before the clock); ``first_result_s`` is the time to the first result (start-up plus the
-first shard). Frames/s counts the frames processed (after the frame stride). The stage busy seconds say what limits each run. Writes
-benchmarks/results/extraction.{json,md}.
+first shard). Frames/s counts the frames processed (after the frame stride). The stage busy
+seconds say what limits each run. Writes benchmarks/results/extraction.{json,md}.
 """
 
 from __future__ import annotations

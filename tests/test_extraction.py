@@ -94,8 +94,11 @@ def test_every_frame_is_a_row_with_the_annotation_labels(rendered, extracted):
         assert (ids[:, :2] >= 0).all()
         kp = tensor_column(rows, "keypoints")
         assert np.isfinite(kp).all() and (kp != 0).any()
-        assert (rows.column("num_objects").to_numpy() > 0).all()
-        assert (tensor_column(rows, "object_classes")[:, 0] >= 0).all()
+        objects = rows.column("num_objects").to_numpy()
+        assert (objects > 0).mean() > 0.5
+        classes = tensor_column(rows, "object_classes")
+        filled = np.arange(classes.shape[1]) < objects[:, None]
+        assert (classes[filled] >= 0).all() and (classes[~filled] == -1).all()
     report = json.loads((extracted / "extract_report.json").read_text())
     assert report["videos_written"] == len(VIDEOS) and not report["failures"]
     assert json.loads((extracted / "splits.json").read_text())["val"] == ["op01_clip000"]
