@@ -25,11 +25,14 @@ from model.datasets.feature_table import SPLITS
 from model.datasets.splits import write_split_file
 from workcell_synth.annotate import annotate
 from workcell_synth.classes import ACTION_CLASSES, OBJECT_CLASSES
+from workcell_synth.coco import COCO_DIR, export_frames, sample_frames, write_coco_files
 from workcell_synth.render import render_video
 from workcell_synth.scene import sample_operator, simulate_video
 
 GENERATOR_NAME = "workcell-synth"
-GENERATOR_VERSION = 3
+# 4: camera-like rendering (volume bodies, clutter, sensor effects) and COCO files; the
+# annotations (and so the frozen test set) are those of version 3.
+GENERATOR_VERSION = 4
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.py"
 # Independent random streams derived from the seed.
 _STREAM_SPLITS, _STREAM_OPERATOR, _STREAM_CLIP_ORDER, _STREAM_VIDEO = range(4)
@@ -88,8 +91,8 @@ def make_video(task: VideoTask, run: _Run) -> dict:
     """Simulate, annotate and (optionally) render one video; returns its summary."""
     operator = sample_operator(
         np.random.default_rng([run.seed, _STREAM_OPERATOR, task.operator]), run.cfg)
-    truth_seed, noise_seed, render_seed = np.random.SeedSequence(
-        [run.seed, _STREAM_VIDEO, task.operator, task.index]).spawn(3)
+    truth_seed, noise_seed, render_seed, coco_seed = np.random.SeedSequence(
+        [run.seed, _STREAM_VIDEO, task.operator, task.index]).spawn(4)
     truth = simulate_video(np.random.default_rng(truth_seed), run.cfg, operator, task.clip_label,
                            run.fps, run.width, run.height)
     video_file = f"videos/{task.video_id}.mp4"
@@ -98,12 +101,20 @@ def make_video(task: VideoTask, run: _Run) -> dict:
     doc["video"]["groups"] = {"operator": task.operator_name}
     path = run.out_dir / "annotations" / f"{task.video_id}.json"
     path.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+    coco_records = []
     if run.render:
-        render_video(run.out_dir / video_file, truth, np.random.default_rng(render_seed), run.fps,
-                     run.width, run.height, run.cfg["camera"]["near_m"], run.cfg["render"])
+        cc = run.cfg["coco"]
+        frames = sample_frames(np.random.default_rng(coco_seed), truth.frame_count,
+                               cc["frames_per_video"][task.split])
+        drawn = render_video(run.out_dir / video_file, truth, np.random.default_rng(render_seed),
+                             run.fps, run.width, run.height, run.cfg["camera"]["near_m"],
+                             run.cfg["render"], annotate_frames=frames)
+        coco_records = export_frames(run.out_dir, task.split, task.video_id,
+                                     run.out_dir / video_file, drawn, cc["jpeg_quality"],
+                                     cc["min_box_px"])
     return {"video_id": task.video_id, "split": task.split, "operator": task.operator,
             "trimmed": task.clip_label is not None, "frames": truth.frame_count,
-            "labels": [label for label, _, _ in truth.segments]}
+            "labels": [label for label, _, _ in truth.segments], "coco": coco_records}
 
 
 class _Inline:
@@ -125,7 +136,7 @@ def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
         if not overwrite:
             raise FileExistsError(f"{out_dir} already holds a dataset; pass overwrite=True "
                                   "(--overwrite) to replace it")
-        for sub in ("annotations", "videos"):
+        for sub in ("annotations", "videos", COCO_DIR):
             shutil.rmtree(out_dir / sub, ignore_errors=True)
     for sub in ("annotations", "videos"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -156,7 +167,7 @@ def generate_dataset(out_dir: str | Path, seed: int = 0, scale: int = 1,
                      workers: int | None = None, render: bool = True, overwrite: bool = False,
                      progress: bool = False) -> dict:
     """Write the dataset under ``out_dir`` (dataset.json, splits.json, annotations/, videos/,
-    summary.json) and return the summary. ``fps``, ``width`` and ``height`` override the
+    coco/ (with the videos), summary.json) and return the summary. ``fps``, ``width`` and ``height`` override the
     config's ``video`` section; ``workers`` defaults to the number of CPUs."""
     start = time.perf_counter()
     if scale < 1:
@@ -181,6 +192,10 @@ def generate_dataset(out_dir: str | Path, seed: int = 0, scale: int = 1,
             videos.append(video)
             bar.update()
     videos.sort(key=lambda v: v["video_id"])
+    if render:
+        for split in SPLITS:
+            write_coco_files(out_dir, split, [rec for v in videos if v["split"] == split
+                                              for rec in v["coco"]], OBJECT_CLASSES)
     spec = DatasetSpec(cfg["dataset_name"], ACTION_CLASSES, OBJECT_CLASSES)
     manifest = spec.to_json() | {"generator": {
         "name": GENERATOR_NAME, "version": GENERATOR_VERSION, "seed": seed, "scale": scale,

@@ -200,18 +200,56 @@ passerby = dict(
 )
 
 render = dict(
-    wall_bgr=((150, 150, 150), (215, 215, 205)),   # per video, a colour between these
-    floor_bgr=((70, 80, 90), (120, 125, 130)),
+    wall_bgr=((120, 120, 120), (225, 225, 215)),   # per video, a colour between these
+    floor_bgr=((60, 70, 80), (140, 140, 140)),
     floor_half_size_m=5.0,
-    bench_top_bgr=(95, 145, 190),
-    bench_side_bgr=(60, 90, 125),
+    bench_top_bgr=((70, 110, 150), (200, 200, 200)),
+    bench_side_bgr=((40, 60, 80), (140, 140, 150)),
     table_leg_px=4,
-    operator_bgr=dict(left=(60, 170, 60), right=(200, 90, 40), center=(40, 40, 200)),
-    passerby_bgr=(110, 110, 110),
-    line_px=2,
-    joint_px=3,
-    object_bgr=dict(part=(0, 140, 255), box=(40, 90, 140), scanner=(0, 0, 220),
-                    screwdriver=(0, 220, 220), power_drill=(160, 60, 0), wrench=(200, 200, 200),
-                    hammer=(30, 30, 120), cup=(255, 255, 255)),
-    limb_samples=5,                   # points per limb tested against the bench for occlusion
+    texture_cells=6,                  # smooth shading of the background: cells across its height
+    texture_strength=0.08,
+    # Shelves, posters and cables on the wall; papers and mats on the bench top.
+    wall_clutter=dict(count=(3, 12), size_frac=(0.03, 0.25), max_top_frac=0.7, line_prob=0.3,
+                      bgr=((0, 0, 0), (255, 255, 255))),
+    bench_clutter=dict(count=(0, 4), size_m=(0.08, 0.3), bgr=((0, 0, 0), (255, 255, 255))),
+    # Per person and video; the passer-by gets his own.
+    clothes=dict(skin_bgr=((50, 80, 120), (180, 200, 240)),
+                 shirt_bgr=((10, 10, 10), (240, 240, 240)),
+                 trousers_bgr=((10, 10, 10), (160, 160, 160)),
+                 hair_bgr=((5, 5, 5), (120, 140, 170)), short_sleeve_prob=0.3),
+    body_radius_m=dict(thigh=0.075, shank=0.055, torso=0.14, hips=0.07, shoulders=0.06,
+                       neck=0.05, upper_arm=0.045, forearm=0.037, head=0.11),
+    limb_samples=5,                   # points per capsule tested against the bench for occlusion
+    # Objects: primary colour (handle, body), secondary (metal end, tape, rim); `split`: where
+    # along the long axis the primary part ends (1: one colour).
+    objects=dict(
+        part=dict(primary_bgr=((0, 100, 200), (60, 180, 255)),
+                  secondary_bgr=((0, 0, 0), (40, 40, 40)), split=1.0),
+        box=dict(primary_bgr=((30, 70, 110), (80, 130, 180)),
+                 secondary_bgr=((150, 150, 150), (230, 230, 230)), split=1.0),
+        scanner=dict(primary_bgr=((0, 0, 150), (40, 40, 240)),
+                     secondary_bgr=((20, 20, 20), (70, 70, 70)), split=0.55),
+        screwdriver=dict(primary_bgr=((0, 150, 150), (60, 240, 255)),
+                         secondary_bgr=((150, 150, 150), (210, 210, 210)), split=0.45),
+        power_drill=dict(primary_bgr=((120, 30, 0), (220, 110, 40)),
+                         secondary_bgr=((20, 20, 20), (60, 60, 60)), split=0.7),
+        wrench=dict(primary_bgr=((160, 160, 160), (230, 230, 230)),
+                    secondary_bgr=((110, 110, 110), (150, 150, 150)), split=0.8),
+        hammer=dict(primary_bgr=((20, 20, 90), (70, 90, 160)),
+                    secondary_bgr=((40, 40, 40), (90, 90, 90)), split=0.7),
+        cup=dict(primary_bgr=((200, 200, 200), (255, 255, 255)),
+                 secondary_bgr=((60, 60, 60), (140, 140, 140)), split=1.0)),
+    outline_bgr=(20, 20, 20),
+    # The camera: multiplicative light (gain, per-channel tint, vignette darkening at the corners,
+    # flicker amplitude and frequency), Gaussian blur sigma and sensor noise sigma (pixels,
+    # grey levels), JPEG quality before the MP4 encoder.
+    sensor=dict(gain=(0.7, 1.2), tint=(0.9, 1.1), vignette=(0.0, 0.35), flicker=(0.0, 0.06),
+                flicker_hz=(0.2, 2.0), blur_sigma=(0.0, 1.2), noise_sigma=(1.0, 6.0),
+                jpeg_quality=(40, 90)),
 )
+
+# COCO-format detection and keypoint files (coco/) of frames sampled from the rendered videos,
+# for training the detector and the pose model (jobs.train_detector, jobs.train_pose) and for
+# the pixel benchmark (test split, never used in training).
+coco = dict(frames_per_video=dict(train=3, val=2, test=2), jpeg_quality=95,
+            min_box_px=2.0)   # boxes narrower or lower than this are left out
