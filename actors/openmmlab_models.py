@@ -2,7 +2,8 @@
 
 A model is named in the config (``detector.model`` / ``pose.model``: a key of
 ``model/configs/extraction/model_zoo.py``), which gives its model-zoo config inside the mmdet /
-mmpose wheel; the weights come from ``checkpoint`` (a path or URL, loaded by MMEngine's
+mmpose wheel, or the config file of a model package (jobs.train_detector / jobs.train_pose);
+the weights come from ``checkpoint`` (a path or URL, loaded by MMEngine's
 checkpoint loader). Without a checkpoint the model is only built with ``random_weights``: the
 architecture's own initialisation (``init_weights``, where a training from scratch starts).
 
@@ -40,7 +41,7 @@ class ModelChoice:
 
     kind: str                  # "detector" or "pose"
     name: str
-    config: str                # model-zoo config ("mmdet::..." / "mmpose::...")
+    config: str                # model-zoo config ("mmdet::..." / "mmpose::...") or a file
     checkpoint: str | None     # None: random weights
     official_checkpoint: str
     cfg_options: dict
@@ -74,7 +75,7 @@ def choose_model(cfg: Config, kind: str, random_weights: bool) -> ModelChoice:
 
 
 def _model_config(choice: ModelChoice) -> Config:
-    cfg = get_config(choice.config)
+    cfg = get_config(choice.config) if "::" in choice.config else Config.fromfile(choice.config)
     if choice.cfg_options:
         cfg.merge_from_dict(choice.cfg_options)
     return cfg

@@ -2,9 +2,11 @@
 
     python -m benchmarks.extraction_throughput [--dataset data/workcell] [--light-videos 8]
 
-Runs ``jobs.extract`` (random weights: no checkpoint can be downloaded here; see
-model/configs/extraction/*_random_weights.py for why their thresholds are zero) on the first
-test videos of the rendered built-in dataset, once per executor, in one process and one run:
+Runs ``jobs.extract`` on the first test videos with the light and heavy zoo models at random
+weights (no checkpoint can be downloaded here; see model/configs/extraction/*_random_weights.py
+for why their thresholds are zero) and with the trained workcell models (``workcell``: the
+packages in trained_models/, real detections and thresholds) of the rendered built-in
+dataset, once per executor, in one process and one run:
 
   * the plain loop (``--executor sequential``) with one inference thread, the setting of each
     pipeline actor, and with one thread per core (PyTorch's default);
@@ -33,7 +35,10 @@ from model.datasets.splits import load_split_file
 from model.datasets.video_manifest import VideoInput
 
 CONFIGS = {"light": "model/configs/extraction/light_random_weights.py",
-           "heavy": "model/configs/extraction/heavy_random_weights.py"}
+           "heavy": "model/configs/extraction/heavy_random_weights.py",
+           # the trained light models shipped in trained_models/ (real detections)
+           "workcell": "model/configs/extraction/workcell.py"}
+TRAINED = {"workcell"}
 
 
 def _test_videos(dataset: Path, count: int) -> list[VideoInput]:
@@ -49,11 +54,11 @@ def _test_videos(dataset: Path, count: int) -> list[VideoInput]:
 
 
 def _run(name: str, inputs: list[VideoInput], spec: DatasetSpec, config: str, stride: int,
-         executor: str, actors: int, threads: int | None) -> dict:
+         executor: str, actors: int, threads: int | None, random_weights: bool) -> dict:
     cfg = load_config(config, {"video.stride": stride})
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
-        report = extract(inputs, spec, out, config=cfg, random_weights=True,
+        report = extract(inputs, spec, out, config=cfg, random_weights=random_weights,
                          executor=executor, detector_actors=actors, pose_actors=actors,
                          cpus_per_actor=threads, progress=False)
         wall = time.perf_counter() - started
@@ -79,16 +84,17 @@ def _run(name: str, inputs: list[VideoInput], spec: DatasetSpec, config: str, st
 
 def measure(name: str, inputs: list[VideoInput], spec: DatasetSpec, stride: int,
             cpu_count: int) -> dict:
-    config = CONFIGS[name]
+    config, random_weights = CONFIGS[name], name not in TRAINED
     runs = {
         "sequential_1_thread": _run(f"{name} sequential, 1 thread", inputs, spec, config,
-                                    stride, "sequential", 1, 1),
+                                    stride, "sequential", 1, 1, random_weights),
         "sequential_all_cores": _run(f"{name} sequential, {cpu_count} threads", inputs, spec,
-                                     config, stride, "sequential", 1, cpu_count),
+                                     config, stride, "sequential", 1, cpu_count,
+                                     random_weights),
         "pipeline_1_actor": _run(f"{name} pipeline, 1 actor per stage", inputs, spec,
-                                 config, stride, "ray", 1, None),
+                                 config, stride, "ray", 1, None, random_weights),
         "pipeline_2_actors": _run(f"{name} pipeline, 2 actors per stage", inputs, spec,
-                                  config, stride, "ray", 2, None),
+                                  config, stride, "ray", 2, None, random_weights),
     }
     # The headline pipeline figure is fixed in advance: 2 actors per stage, one per core.
     pipeline = runs["pipeline_2_actors"]["frames_per_s"]
@@ -100,6 +106,7 @@ def measure(name: str, inputs: list[VideoInput], spec: DatasetSpec, stride: int,
             "ratio_vs_all_cores": pipeline / all_cores,
             "actors_per_stage": 2, "videos": len(inputs), "frame_stride": stride,
             "frames": runs["pipeline_2_actors"]["frames"], "config": config,
+            "random_weights": random_weights,
             "runs": runs, "environment": environment()}
 
 
@@ -136,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--heavy-stride", type=int, default=8,
                    help="frame stride, heavy models (Faster R-CNN takes seconds per frame "
                         "on a CPU core)")
-    p.add_argument("--models", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    p.add_argument("--models", nargs="+", choices=list(CONFIGS), default=list(CONFIGS),
+                   help="light and heavy: random weights; workcell: the trained packages "
+                        "(test videos and stride of the light models)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/extraction"),
                    help="results stem (.json and .md)")
     args = p.parse_args(argv)
@@ -144,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     init_ray()
     cpu_count = environment()["cpu_count"]
     plan = {"light": (args.light_videos, args.light_stride),
-            "heavy": (args.heavy_videos, args.heavy_stride)}
+            "heavy": (args.heavy_videos, args.heavy_stride),
+            "workcell": (args.light_videos, args.light_stride)}
     previous = json.loads(args.out.with_suffix(".json").read_text()) \
         if args.out.with_suffix(".json").exists() else {}
     results = dict(previous)

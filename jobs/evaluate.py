@@ -58,7 +58,7 @@ def check_frozen(table: str | Path, split: str, frozen_file: str | Path) -> str:
     return f"matches {Path(frozen_file).name} (sha256 {actual[:16]}...)"
 
 
-def _load(package_dir: str | Path) -> tuple[dict, dict[str, float]]:
+def load_members(package_dir: str | Path) -> tuple[dict, dict[str, float]]:
     """Member packages and their weights, of a package or an ensemble folder."""
     device = local_device()
     if is_ensemble(package_dir):
@@ -67,7 +67,7 @@ def _load(package_dir: str | Path) -> tuple[dict, dict[str, float]]:
     return {"model": load_package(package_dir, device)}, {"model": 1.0}
 
 
-def _classes(package_dir: str | Path) -> tuple[list[str], list[str]]:
+def package_classes(package_dir: str | Path) -> tuple[list[str], list[str]]:
     """The action and object classes of a package or ensemble, read without building the
     models."""
     folder = Path(package_dir)
@@ -81,7 +81,7 @@ def _classes(package_dir: str | Path) -> tuple[list[str], list[str]]:
 def check_table_classes(package_dir: str | Path, table: str | Path) -> list[str]:
     """The model's action classes, after checking that the table has the same action and
     object classes, in the same order (a class index means the same thing to both)."""
-    actions, objects = _classes(package_dir)
+    actions, objects = package_classes(package_dir)
     info = read_info(table)
     for kind, ours, theirs in (("action", actions, info.action_classes),
                                ("object", objects, info.object_classes)):
@@ -114,7 +114,7 @@ def evaluate(package_dir: str | Path, table: str | Path, out: str | Path, *,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     classes = check_table_classes(package_dir, table)
-    members, weights = _load(package_dir)
+    members, weights = load_members(package_dir)
     with tqdm(desc=f"{split} clips", unit="clip") as bar:
         member_scores, labels, metas = predict_members(members, table, split, batch_size,
                                                        bar.update, num_clips=num_clips)
@@ -180,7 +180,7 @@ def evaluate_pkl(package_dir: str | Path, pkl: str | Path, out: str | Path, *,
     with ``all_clips`` every clip) into a temporary feature table and evaluate on it.
 
     Clips the ingest rejects are listed in ``result["ingest"]`` and in the Markdown report."""
-    actions, _ = _classes(package_dir)
+    actions, _ = package_classes(package_dir)
     ids, scored = _pkl_clips(load_skeleton_pkl(pkl, allow_pickle), pkl, pkl_split, all_clips)
     with tempfile.TemporaryDirectory() as tmp:
         split_file = Path(tmp) / "split.json"

@@ -12,6 +12,10 @@ videos already in --out and does the rest. A video that cannot be read is record
 
 Examples:
   python -m jobs.extract --dataset data/workcell --out data/workcell/extracted \\
+      --config model/configs/extraction/workcell.py          # the shipped workcell models
+  python -m jobs.extract --dataset data/workcell --out data/workcell/extracted-test-clips \\
+      --config model/configs/extraction/workcell.py --splits test --match '*_clip*'
+  python -m jobs.extract --dataset data/workcell --out data/workcell/extracted \\
       --detector-checkpoint det.pth --pose-checkpoint pose.pth
   python -m jobs.extract --videos cams/ --spec dataset.json --out feats --random-weights \\
       --config model/configs/extraction/light_random_weights.py
@@ -22,6 +26,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import re
@@ -428,6 +433,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-file", help="with --videos: JSON {train|val|test: [video ids]}")
     p.add_argument("--default-split", default="test", choices=SPLITS,
                    help="split of videos that none is given for (default: test)")
+    p.add_argument("--splits", nargs="+", choices=SPLITS,
+                   help="only the videos of these splits (default: all)")
+    p.add_argument("--match", metavar="PATTERN",
+                   help="only the videos whose id matches this shell pattern, e.g. '*_clip*'")
     p.add_argument("--out", required=True, help="output folder of the feature table")
     p.add_argument("--config", default=DEFAULT_CONFIG,
                    help=f"extraction config (default: {DEFAULT_CONFIG})")
@@ -476,10 +485,22 @@ def _inputs(args: argparse.Namespace) -> tuple[list[VideoInput], DatasetSpec, st
     return read_manifest(args.manifest), spec, args.manifest
 
 
+def select_inputs(inputs: list[VideoInput], splits: list[str] | None, pattern: str | None,
+                  default_split: str) -> list[VideoInput]:
+    """The videos of ``splits`` (a video without one is in ``default_split``) whose id
+    matches ``pattern``."""
+    return [item for item in inputs
+            if (splits is None or (item.split or default_split) in splits)
+            and (pattern is None or fnmatch.fnmatchcase(item.video_id, pattern))]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         inputs, spec, source = _inputs(args)
+        inputs = select_inputs(inputs, args.splits, args.match, args.default_split)
+        if not inputs:
+            raise ManifestError(f"{source}: no video is left after --splits / --match")
         config = load_config(args.config, args.cfg_options)
         for key, value in (("detector.model", args.detector), ("pose.model", args.pose),
                            ("detector.checkpoint", args.detector_checkpoint),

@@ -16,16 +16,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from model.datasets.coco_keypoints import coco_pose_metainfo
 from workcell_synth.render import DrawnFrame
 
 COCO_DIR = "coco"
 PERSON = "person"
-KEYPOINT_NAMES = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
-                  "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-                  "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle")
-# COCO's skeleton (1-based keypoint ids), as in the official person_keypoints files.
-SKELETON = ((16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7), (6, 8),
-            (7, 9), (8, 10), (9, 11), (2, 3), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7))
+
+
+def coco_keypoint_meta() -> tuple[list[str], list[list[int]]]:
+    """COCO-17 keypoint names and skeleton (1-based ids, as in person_keypoints files)."""
+    meta = coco_pose_metainfo()
+    names = [meta["keypoint_id2name"][i] for i in range(meta["num_keypoints"])]
+    return names, [[a + 1, b + 1] for a, b in meta["skeleton_links"]]
 
 
 def detection_file(root: str | Path, split: str) -> Path:
@@ -122,10 +124,10 @@ def coco_documents(records: list[dict], object_classes: tuple[str, ...]) -> tupl
                         "track_id": obj["track_id"]})
     detection = {"images": images, "annotations": det,
                  "categories": [{"id": i, "name": n} for n, i in category_id.items()]}
+    names, skeleton = coco_keypoint_meta()
     keypoints = {"images": images, "annotations": kpt,
                  "categories": [{"id": 1, "name": PERSON, "supercategory": PERSON,
-                                 "keypoints": list(KEYPOINT_NAMES),
-                                 "skeleton": [list(s) for s in SKELETON]}]}
+                                 "keypoints": names, "skeleton": skeleton}]}
     return detection, keypoints
 
 

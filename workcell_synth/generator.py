@@ -167,8 +167,9 @@ def generate_dataset(out_dir: str | Path, seed: int = 0, scale: int = 1,
                      workers: int | None = None, render: bool = True, overwrite: bool = False,
                      progress: bool = False) -> dict:
     """Write the dataset under ``out_dir`` (dataset.json, splits.json, annotations/, videos/,
-    coco/ (with the videos), summary.json) and return the summary. ``fps``, ``width`` and ``height`` override the
-    config's ``video`` section; ``workers`` defaults to the number of CPUs."""
+    coco/ (with the videos), summary.json) and return the summary. ``fps``, ``width`` and
+    ``height`` override the config's ``video`` section; ``workers`` defaults to the number of
+    CPUs."""
     start = time.perf_counter()
     if scale < 1:
         raise ValueError(f"scale must be a positive integer, got {scale}")

@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 
 from model.datasets.feature_table import read_feature_table
 from model.evaluation.metrics import timeline_accuracy
+from model.inference.timeline import summed_frame_scores
 
 
 def untrimmed_videos(table: str | Path, split: str) -> list[str]:
@@ -30,12 +31,7 @@ def frame_timelines(table: str | Path, split: str, videos: list[str], scores: np
     timelines, all_labels, all_preds = {}, [], []
     for video in videos:
         labels = rows.filter(pc.equal(rows.column("video_id"), video)).column("label").to_numpy()
-        summed = np.zeros((len(labels), scores.shape[1]))
-        for score, meta in zip(scores, metas, strict=True):
-            if meta["video_id"] == video:
-                start, end = meta["frame_range"]
-                summed[start:end] += score
-        predictions = summed.argmax(axis=1)
+        predictions = summed_frame_scores(scores, metas, video, len(labels)).argmax(axis=1)
         timelines[video] = {"labels": labels.tolist(), "predictions": predictions.tolist(),
                             **timeline_accuracy(labels, predictions)}
         all_labels.append(labels)

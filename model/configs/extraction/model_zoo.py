@@ -3,6 +3,9 @@
 # "mmpose::" prefixes resolve to their .mim/configs folders); `checkpoint` is the official
 # COCO checkpoint of that config (from the configs' metafile.yml), used when a machine can
 # download it. Point `checkpoint` at a local file or another URL for weights of your own.
+# The "workcell-" models are the packages trained on the built-in generator's rendered frames
+# (jobs.train_detector, jobs.train_pose), shipped in trained_models/: `config` is the package's
+# config file and `checkpoint` its weights (paths relative to the repository root).
 detectors = dict(
     **{
         "rtmdet-tiny": dict(
@@ -20,6 +23,8 @@ detectors = dict(
             checkpoint="https://download.openmmlab.com/mmdetection/v2.0/faster_rcnn/"
                        "faster_rcnn_r50_fpn_1x_coco/"
                        "faster_rcnn_r50_fpn_1x_coco_20200130-047c8118.pth"),
+        "workcell-rtmdet-nano": dict(config="trained_models/detector/config.py",
+                                     checkpoint="trained_models/detector/weights.pth"),
     })
 pose_models = dict(
     **{
@@ -33,4 +38,6 @@ pose_models = dict(
             checkpoint="https://download.openmmlab.com/mmpose/v1/body_2d_keypoint/"
                        "topdown_heatmap/coco/"
                        "td-hm_hrnet-w32_8xb64-210e_coco-256x192-81c58e40_20220909.pth"),
+        "workcell-rtmpose-t": dict(config="trained_models/pose/config.py",
+                                   checkpoint="trained_models/pose/weights.pth"),
     })

@@ -1,0 +1,80 @@
+"""The shared command line of jobs.train_detector and jobs.train_pose.
+
+Each trains its model-zoo config from scratch on a generated dataset's COCO files with MMEngine's
+runner (a GPU when there is one) and writes a model package (config.py, weights.pth,
+metrics.json, logs/) that the extraction config names. On a cluster it is an ordinary Ray job;
+``--entrypoint-num-gpus 1`` puts it on a node with a GPU:
+
+  ray job submit --working-dir . --entrypoint-num-gpus 1 -- \\
+      python -m jobs.train_detector --data data/workcell --package trained_models/detector
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from mmengine.config import Config, DictAction
+
+from model.perception.training import CocoDataError, train_and_package
+
+
+@dataclass(frozen=True)
+class PerceptionJob:
+    name: str                 # module name, for --help
+    what: str
+    config: str               # default config
+    package: str              # default package folder
+    classes_key: str | None   # config key with the class names the COCO files must have
+
+
+def parse_args(job: PerceptionJob, argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m jobs.{job.name}", description=f"Train {job.what} on the COCO files "
+        "of a generated dataset with MMEngine's runner and write a model package.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--config", default=job.config, help="MMEngine config")
+    parser.add_argument("--data", type=Path, default=Path("data/workcell"),
+                        help="dataset folder holding coco/ (python -m jobs.make_dataset)")
+    parser.add_argument("--work-dir", type=Path, default=None,
+                        help="runner logs and checkpoints (default: outputs/<job name>)")
+    parser.add_argument("--package", type=Path, default=Path(job.package),
+                        help="model package to write (replaced if present)")
+    parser.add_argument("--max-iters", type=int, default=None,
+                        help="training iterations (default: the config's)")
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
+                        help="overrides of the config, key=value (e.g. "
+                             "train_dataloader.batch_size=4)")
+    return parser.parse_args(argv)
+
+
+def _set_iterations(cfg: Config, max_iters: int) -> None:
+    """Shorten or lengthen the schedule: the loop, the cosine phase, the final checkpoint."""
+    warmup = min(cfg.warmup_iters, max(1, max_iters // 10))
+    cfg.train_cfg.max_iters, cfg.train_cfg.val_interval = max_iters, max_iters + 1
+    cfg.param_scheduler[0].end = warmup
+    cfg.param_scheduler[1].update(begin=warmup, end=max_iters, T_max=max(1, max_iters - warmup))
+    cfg.default_hooks.checkpoint.interval = max_iters
+
+
+def run(job: PerceptionJob, argv: list[str] | None = None) -> int:
+    args = parse_args(job, argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.max_iters is not None:
+        _set_iterations(cfg, args.max_iters)
+    work_dir = args.work_dir or Path("outputs") / job.name
+    classes = tuple(cfg[job.classes_key]) if job.classes_key else ("person",)
+    try:
+        metrics = train_and_package(cfg, args.data.resolve(), work_dir.resolve(),
+                                    args.package, classes)
+    except CocoDataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(metrics["val"], indent=1))
+    print(f"package: {args.package}")
+    return 0

@@ -1,0 +1,9 @@
+# Extraction with the workcell models trained on the rendered frames and shipped in
+# trained_models/ (jobs.train_detector: RTMDet-nano for person + the object classes at the
+# native 480x360 input; jobs.train_pose: RTMPose-t at 160x224), ByteTrack as in light.py.
+# The detector's classes are the dataset's own names, so no class map is needed.
+# `python -m jobs.extract --config model/configs/extraction/workcell.py ...`
+_base_ = ["light.py"]
+
+detector = dict(model="workcell-rtmdet-nano", checkpoint="official", score_thr=0.3)
+pose = dict(model="workcell-rtmpose-t", checkpoint="official")

@@ -1,0 +1,37 @@
+"""From sliding-window class probabilities to per-frame scores and action segments."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def summed_frame_scores(scores: np.ndarray, metas: list[dict], video_id: str,
+                        num_frames: int) -> np.ndarray:
+    """(T, K): for each frame, the summed probabilities of the windows (``scores`` (W, K),
+    ``metas`` with ``video_id`` and ``frame_range``) of ``video_id`` that cover it."""
+    summed = np.zeros((num_frames, scores.shape[1]))
+    for score, meta in zip(scores, metas, strict=True):
+        if meta["video_id"] == video_id:
+            start, end = meta["frame_range"]
+            summed[start:end] += score
+    return summed
+
+
+def frame_segments(summed: np.ndarray, classes: list[str]) -> list[dict]:
+    """Runs of the per-frame best class of ``summed`` (T, K) as segments: start frame, end
+    frame (exclusive), label and score (the label's mean normalised probability over the
+    run). Frames no window covers belong to no segment."""
+    covered = summed.sum(1) > 0
+    probs = np.where(covered[:, None], summed / np.maximum(summed.sum(1, keepdims=True), 1e-12),
+                     0.0)
+    best = np.where(covered, probs.argmax(1), -1)
+    segments = []
+    start = 0
+    for t in range(1, len(best) + 1):
+        if t == len(best) or best[t] != best[start]:
+            if best[start] >= 0:
+                segments.append({"start_frame": start, "end_frame": t,
+                                 "label": classes[best[start]],
+                                 "score": round(float(probs[start:t, best[start]].mean()), 4)})
+            start = t
+    return segments

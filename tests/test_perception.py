@@ -1,0 +1,192 @@
+"""Perception trained on the rendered workcell: the COCO export, the two training jobs and the
+packages they write (loaded by the extraction actors), and the whole chain (jobs.infer) on a
+rendered test video with the shipped packages."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from actors.detector import DetectorStage
+from actors.openmmlab_models import choose_model
+from actors.pose import PoseStage
+from jobs import infer
+from jobs.extract import load_config
+from jobs.train_detector import JOB as DETECTOR_JOB
+from jobs.train_perception import run
+from jobs.train_pose import JOB as POSE_JOB
+from model.datasets.annotation import DatasetSpec, load_annotation
+from model.datasets.splits import load_split_file
+from tests.factories import tiny_config
+from workcell_synth import OBJECT_CLASSES, generate_dataset
+from workcell_synth.coco import detection_file, keypoint_file
+
+WORKCELL = "model/configs/extraction/workcell.py"
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """One operator per split, one clip per class, at the product's 480x360 (another seed than
+    the shipped models were trained on)."""
+    root = tmp_path_factory.mktemp("perception") / "data"
+    generate_dataset(root, seed=7, config=tiny_config(train=1, val=1, test=1), workers=2)
+    return root
+
+
+def _coco(root, split):
+    return (json.loads(detection_file(root, split).read_text()),
+            json.loads(keypoint_file(root, split).read_text()))
+
+
+def test_each_split_has_its_own_coco_frames(rendered):
+    splits = load_split_file(rendered / "splits.json")
+    seen = {}
+    for split in ("train", "val", "test"):
+        det, kpt = _coco(rendered, split)
+        assert [c["name"] for c in det["categories"]] == ["person", *OBJECT_CLASSES]
+        assert kpt["categories"][0]["keypoints"][0] == "nose"
+        assert len(kpt["categories"][0]["keypoints"]) == 17
+        assert det["images"] == kpt["images"] and det["images"]
+        for image in det["images"]:
+            assert splits[image["video_id"]] == split
+            assert (rendered / "coco" / image["file_name"]).is_file()
+            seen[image["file_name"]] = split
+        ids = {i["id"] for i in det["images"]}
+        assert {a["image_id"] for a in det["annotations"]} <= ids
+    assert len(seen) == sum(len(_coco(rendered, s)[0]["images"]) for s in ("train", "val",
+                                                                              "test"))
+
+
+def _box_iou(a, b):
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def test_coco_ground_truth_matches_the_annotations(rendered):
+    """The annotations are the true geometry plus pose-estimator and detector noise: each COCO
+    person's visible keypoints lie within that noise of the annotated person's, and most COCO
+    objects have an annotated detection of the same track and class on top of them."""
+    spec = DatasetSpec.load(rendered / "dataset.json")
+    det, kpt = _coco(rendered, "train")
+    images = {i["id"]: i for i in det["images"]}
+    docs = {}
+    errors, matched, objects = [], 0, 0
+    for ann in kpt["annotations"]:
+        image = images[ann["image_id"]]
+        doc = docs.setdefault(image["video_id"], load_annotation(
+            rendered / "annotations" / f"{image['video_id']}.json", spec))
+        frame = doc["frames"][image["frame"]]
+        person = next(p for p in frame["persons"] if p["track_id"] == ann["track_id"])
+        truth = np.array(ann["keypoints"]).reshape(17, 3)
+        noisy = np.array(person["keypoints"])
+        visible = (truth[:, 2] == 2) & (noisy[:, 2] >= 0.6)
+        x, y, w, h = ann["bbox"]
+        assert ((truth[visible, :2] >= [x - 1, y - 1]) & (truth[visible, :2] <= [x + w + 1,
+                                                                                y + h + 1])).all()
+        errors += (np.linalg.norm(truth[visible, :2] - noisy[visible, :2], axis=1) / h).tolist()
+    for ann in det["annotations"]:
+        if ann["category_id"] == 1:
+            continue
+        image = images[ann["image_id"]]
+        frame = docs.get(image["video_id"]) or load_annotation(
+            rendered / "annotations" / f"{image['video_id']}.json", spec)
+        frame = frame["frames"][image["frame"]]
+        x, y, w, h = ann["bbox"]
+        cls = det["categories"][ann["category_id"] - 1]["name"]
+        objects += 1
+        matched += any(o.get("track_id") == ann["track_id"] and o["class"] == cls
+                       and _box_iou(o["box"], [x, y, x + w, y + h]) > 0.3
+                       for o in frame["objects"])
+    assert errors and np.median(errors) < 0.03
+    assert objects and matched / objects > 0.7
+
+
+def _package_choice(kind, package):
+    name = "workcell-rtmdet-nano" if kind == "detector" else "workcell-rtmpose-t"
+    zoo = "detectors" if kind == "detector" else "pose_models"
+    cfg = load_config(WORKCELL, {f"{zoo}.{name}.config": str(package / "config.py"),
+                                 f"{zoo}.{name}.checkpoint": str(package / "weights.pth")})
+    return choose_model(cfg, kind, random_weights=False)
+
+
+def _frame(rendered, split="test"):
+    image = _coco(rendered, split)[0]["images"][0]
+    return cv2.imread(str(rendered / "coco" / image["file_name"]))
+
+
+@pytest.mark.slow
+def test_detector_training_writes_a_package_the_extraction_actor_loads(rendered, tmp_path):
+    package = tmp_path / "detector"
+    assert run(DETECTOR_JOB, ["--data", str(rendered), "--max-iters", "2", "--package",
+                              str(package), "--work-dir", str(tmp_path / "work"),
+                              "--cfg-options", "train_dataloader.batch_size=2"]) == 0
+    metrics = json.loads((package / "metrics.json").read_text())
+    assert metrics["iterations"] == 2 and "coco/bbox_mAP_50" in metrics["val"]
+    assert (package / "logs" / "scalars.json").is_file()
+    stage = DetectorStage(_package_choice("detector", package), OBJECT_CLASSES, {}, 0.0, 1.0,
+                          max_persons=2, max_objects=16)
+    assert stage.targets is not None
+    frame = _frame(rendered)
+    [(boxes, scores, labels)] = stage.detect(frame[None])
+    assert boxes.shape[1] == 4 and len(boxes) == len(scores) == len(labels)
+
+
+@pytest.mark.slow
+def test_pose_training_writes_a_package_the_extraction_actor_loads(rendered, tmp_path):
+    package = tmp_path / "pose"
+    assert run(POSE_JOB, ["--data", str(rendered), "--max-iters", "2", "--package",
+                          str(package), "--work-dir", str(tmp_path / "work"),
+                          "--cfg-options", "train_dataloader.batch_size=4"]) == 0
+    metrics = json.loads((package / "metrics.json").read_text())
+    assert metrics["iterations"] == 2 and {"PCK", "coco/AP"} <= set(metrics["val"])
+    stage = PoseStage(_package_choice("pose", package))
+    frame = _frame(rendered)
+    boxes = np.array([[[100.0, 50.0, 220.0, 330.0], [0, 0, 0, 0]]], np.float32)
+    keypoints, scores = stage.estimate(frame[None], boxes, np.array([1]))
+    assert keypoints.shape == (1, 2, 17, 2) and (scores[0, 1] == 0).all()
+    assert np.isfinite(keypoints).all()
+
+
+def test_training_refuses_a_dataset_without_coco_files(tmp_path, capsys):
+    assert run(DETECTOR_JOB, ["--data", str(tmp_path), "--max-iters", "1", "--package",
+                              str(tmp_path / "p")]) == 2
+    assert "coco/detection_train.json" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_infer_recognises_a_rendered_test_clip_with_the_shipped_packages(rendered, tmp_path):
+    splits = load_split_file(rendered / "splits.json")
+    clip = next(v for v, s in sorted(splits.items()) if s == "test" and "_clip" in v)
+    truth = json.loads((rendered / "annotations" / f"{clip}.json").read_text())
+    label = truth["clip_label"]["label"]
+    out = tmp_path / "infer"
+    assert infer.main(["--video", str(rendered / "videos" / f"{clip}.mp4"), "--out", str(out),
+                       "--no-progress"]) == 0
+    doc = json.loads((out / "timeline.json").read_text())
+    assert doc["frames"] == truth["video"]["frame_count"]
+    assert doc["annotated_video"]["frames"] == doc["frames"]
+    assert doc["models"]["detector"]["model"] == "workcell-rtmdet-nano"
+    operator = max(doc["persons"], key=lambda p: p["frames_seen"])
+    assert operator["frames_seen"] > 0.8 * doc["frames"]
+    segments = operator["segments"]
+    assert all(a["end_frame"] == b["start_frame"]
+               for a, b in zip(segments, segments[1:], strict=False))
+    assert all(0 <= s["score"] <= 1 for s in segments)
+    frames_of = {}
+    for s in segments:
+        frames_of[s["label"]] = frames_of.get(s["label"], 0) + s["end_frame"] - s["start_frame"]
+    assert max(frames_of, key=frames_of.get) == label
+    capture = cv2.VideoCapture(str(out / "annotated.mp4"))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == doc["frames"]
+    capture.release()
+
+
+def test_infer_names_a_corrupt_video(tmp_path, capsys):
+    video = tmp_path / "broken.mp4"
+    video.write_bytes(b"not a video" * 100)
+    assert infer.main(["--video", str(video), "--out", str(tmp_path / "out"),
+                       "--no-progress"]) == 2
+    assert "broken.mp4" in capsys.readouterr().err
