@@ -8,13 +8,16 @@ WORKERS ?= 1
 # The demo trains a short schedule (about 20 minutes in all on 2 CPU cores); the benchmark
 # (benchmarks/workcell_accuracy.py) trains the config's full schedule.
 DEMO_EPOCHS ?= 8
+# A rendered test video (operator 5 is in the test split of seed 0) for the raw-video chain.
+DEMO_VIDEO ?= op05_seq000
 
 .PHONY: env demo test lint
 
 env:
 	./scripts/setup_env.sh
 
-# generate -> ingest -> train -> evaluate on the built-in workcell dataset
+# generate -> ingest -> train -> evaluate on the built-in workcell dataset, then the raw-video
+# chain on a test video: the shipped detector and pose model -> the recognizer just trained
 demo: env
 	$(PY) -m jobs.make_dataset --out $(DATA) --overwrite
 	$(PY) -m jobs.ingest --dataset $(DATA) --out $(DATA)/features --overwrite
@@ -22,6 +25,8 @@ demo: env
 		--num-workers $(WORKERS) --overwrite --cfg-options train_cfg.max_epochs=$(DEMO_EPOCHS)
 	$(PY) -m jobs.evaluate --package $(OUT)/package --table $(DATA)/features \
 		--out $(OUT)/eval --frozen-test-set benchmarks/workcell_test_set.json
+	$(PY) -m jobs.infer --video $(DATA)/videos/$(DEMO_VIDEO).mp4 --package $(OUT)/package \
+		--out $(OUT)/infer
 
 test: env
 	$(PY) -m pytest

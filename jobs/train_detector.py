@@ -1,6 +1,6 @@
 """Train the workcell detector (person + object classes) and write its package.
 
-  python -m jobs.train_detector --data data/workcell            # about 25 min on 2 CPU cores
+  python -m jobs.train_detector --data data/workcell            # about 28 min on 2 CPU cores
   python -m jobs.train_detector --max-iters 3 --package /tmp/det  # a smoke run
 """
 

@@ -54,7 +54,7 @@ def parse_args(job: PerceptionJob, argv: list[str] | None) -> argparse.Namespace
 def _set_iterations(cfg: Config, max_iters: int) -> None:
     """Shorten or lengthen the schedule: the loop, the cosine phase, the final checkpoint."""
     warmup = min(cfg.warmup_iters, max(1, max_iters // 10))
-    cfg.train_cfg.max_iters, cfg.train_cfg.val_interval = max_iters, max_iters + 1
+    cfg.train_cfg.update(max_iters=max_iters, val_begin=max_iters + 1, val_interval=max_iters)
     cfg.param_scheduler[0].end = warmup
     cfg.param_scheduler[1].update(begin=warmup, end=max_iters, T_max=max(1, max_iters - warmup))
     cfg.default_hooks.checkpoint.interval = max_iters

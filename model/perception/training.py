@@ -16,6 +16,7 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -77,6 +78,18 @@ def _copy_logs(work_dir: Path, package: Path) -> None:
             shutil.copy2(path, logs / path.name)
 
 
+def _plain(value):
+    """Numpy arrays (MMPose's dataset meta: sigmas, colours) as lists, so that the weights file
+    loads with ``torch.load(weights_only=True)``, MMEngine's default."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    return value
+
+
 def write_package(work_dir: Path, package: Path, cfg: Config, metrics: dict,
                   extra: dict) -> Path:
     """``package``: config.py, weights.pth (state dict + dataset meta), metrics.json, logs/."""
@@ -87,8 +100,8 @@ def write_package(work_dir: Path, package: Path, cfg: Config, metrics: dict,
     package.mkdir(parents=True)
     cfg.dump(str(package / PACKAGE_CONFIG))
     # The EMA hook has already put the averaged weights under 'state_dict' for deployment.
-    torch.save({"meta": {k: checkpoint["meta"][k] for k in ("dataset_meta", "iter")
-                         if k in checkpoint["meta"]},
+    torch.save({"meta": _plain({k: checkpoint["meta"][k] for k in ("dataset_meta", "iter")
+                                if k in checkpoint["meta"]}),
                 "state_dict": checkpoint["state_dict"]}, package / PACKAGE_WEIGHTS)
     (package / PACKAGE_METRICS).write_text(json.dumps(
         {"val": {k: float(v) for k, v in metrics.items()}, **extra}, indent=2) + "\n")

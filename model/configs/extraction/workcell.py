@@ -7,3 +7,7 @@ _base_ = ["light.py"]
 
 detector = dict(model="workcell-rtmdet-nano", checkpoint="official", score_thr=0.3)
 pose = dict(model="workcell-rtmpose-t", checkpoint="official")
+# RTMDet's scores are IoU-aware (a good box of a small model scores 0.4-0.7, not 0.9), so the
+# model zoo's ByteTrack thresholds for COCO detectors (high 0.6, new track 0.7) would start
+# almost no track; these were set once, before any figure was measured.
+tracker = dict(obj_score_thrs=dict(high=0.35, low=0.1), init_track_thr=0.4)

@@ -50,8 +50,9 @@ test_evaluator = val_evaluator
 max_iters = 1500
 warmup_iters = 100
 base_lr = 2e-3
+# Validated once, after training, by the job (the loop's own validation is switched off).
 train_cfg = dict(_delete_=True, type="IterBasedTrainLoop", max_iters=max_iters,
-                 val_interval=max_iters + 1)   # validated once, after training (the job)
+                 val_begin=max_iters + 1, val_interval=max_iters)
 optim_wrapper = dict(optimizer=dict(lr=base_lr))
 param_scheduler = [
     dict(type="LinearLR", start_factor=1e-3, by_epoch=False, begin=0, end=warmup_iters),
