@@ -256,7 +256,8 @@ def pixels_section() -> list[str]:
                   f"{e['annotations_top1']:.3f} | |",
                   f"| reference | macro F1, the same clips from the annotations | "
                   f"{e['annotations_macro_f1']:.3f} | |", "",
-                  f"{e['clips']} test clips ({e['annotations_test_set']}); extraction of "
+                  f"{e['windows']} windows of the {e['clips']} trimmed test clips "
+                  f"(annotation table: {e['annotations_test_set']}); extraction of "
                   f"{e['extraction_frames']} frames at {e['extraction_frames_per_s']:.1f} "
                   "frames/s (Ray Data pipeline, 2 actors per stage, resumable: a rerun "
                   "reuses the table and reports the rate of the videos it extracted)."]

@@ -92,7 +92,7 @@ def _clip_metrics(result: dict, videos: set[str], classes: list[str]) -> dict:
     labels = np.array([p["label"] for p in rows])
     scores = np.eye(len(classes))[[p["predicted"] for p in rows]]
     m = classification_metrics(labels, scores, classes)
-    return {"top1": m["top1"], "macro_f1": m["macro_f1"], "clips": len(rows)}
+    return {"top1": m["top1"], "macro_f1": m["macro_f1"], "windows": len(rows)}
 
 
 def end_to_end_figures(recognizer: Path, data: Path, annotations_table: Path,
@@ -117,7 +117,11 @@ def end_to_end_figures(recognizer: Path, data: Path, annotations_table: Path,
     annotated = _clip_metrics(from_annotations, clips, classes)
     counts = Counter(p["label"] for p in from_annotations["predictions"]
                      if p["video_id"] in clips)
-    return {"top1": pixels["top1"], "macro_f1": pixels["macro_f1"], "clips": pixels["clips"],
+    if pixels["windows"] != annotated["windows"]:
+        raise SystemExit(f"the extracted clips give {pixels['windows']} windows, their "
+                         f"annotations {annotated['windows']}: not the same samples")
+    return {"top1": pixels["top1"], "macro_f1": pixels["macro_f1"], "clips": len(clips),
+            "windows": pixels["windows"],
             "annotations_top1": annotated["top1"], "annotations_macro_f1": annotated["macro_f1"],
             "majority_top1": max(counts.values()) / sum(counts.values()),
             "extraction_frames_per_s": report.frames_per_s, "extraction_frames": report.frames,
@@ -145,7 +149,8 @@ def markdown(res: dict) -> str:
                   f"{e['annotations_top1']:.3f} | |",
                   f"| (reference) | macro F1, features from the annotations | "
                   f"{e['annotations_macro_f1']:.3f} | |", "",
-                  f"{e['clips']} test clips; extraction {e['extraction_frames']} frames at "
+                  f"{e['windows']} windows of {e['clips']} test clips; extraction "
+                  f"{e['extraction_frames']} frames at "
                   f"{e['extraction_frames_per_s']:.1f} frames/s (Ray Data pipeline, 2 actors "
                   "per stage)."]
     lines += ["", "Detector AP per class: " + ", ".join(

@@ -18,7 +18,7 @@ from jobs.train_perception import run
 from jobs.train_pose import JOB as POSE_JOB
 from model.datasets.annotation import DatasetSpec, load_annotation
 from model.datasets.splits import load_split_file
-from tests.factories import tiny_config
+from tests.factories import SMALL, tiny_config
 from workcell_synth import OBJECT_CLASSES, generate_dataset
 from workcell_synth.coco import detection_file, keypoint_file
 
@@ -56,6 +56,18 @@ def test_each_split_has_its_own_coco_frames(rendered):
         assert {a["image_id"] for a in det["annotations"]} <= ids
     assert len(seen) == sum(len(_coco(rendered, s)[0]["images"]) for s in ("train", "val",
                                                                               "test"))
+
+
+def test_rendering_and_coco_export_are_deterministic(tmp_path):
+    """Same seed, same pixels and COCO files, whatever the number of worker processes."""
+    for name, workers in (("one", 1), ("two", 2)):
+        generate_dataset(tmp_path / name, seed=2, config=tiny_config(1, 1, 0), workers=workers,
+                         **SMALL)
+    files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*")
+                   if p.is_file() and (p.suffix in (".mp4", ".jpg") or p.parent.name == "coco"))
+    assert any(f.suffix == ".mp4" for f in files) and any(f.suffix == ".jpg" for f in files)
+    for f in files:
+        assert (tmp_path / "one" / f).read_bytes() == (tmp_path / "two" / f).read_bytes(), f
 
 
 def _box_iou(a, b):
