@@ -256,13 +256,19 @@ def pixels_section() -> list[str]:
                   f"{e['annotations_top1']:.3f} | |",
                   f"| reference | macro F1, the same clips from the annotations | "
                   f"{e['annotations_macro_f1']:.3f} | |", "",
-                  f"{e['windows']} windows of the {e['clips']} trimmed test clips "
-                  f"(annotation table: {e['annotations_test_set']}); extraction of "
+                  f"{e['windows']} windows of {e['clips']} trimmed test clips (ids matching "
+                  f"`{e.get('clip_pattern', '*_clip*')}`; `*_clip*` is all 264 of them; "
+                  f"annotation table: {e['annotations_test_set']}); extraction of "
                   f"{e['extraction_frames']} frames at {e['extraction_frames_per_s']:.1f} "
                   "frames/s (Ray Data pipeline, 2 actors per stage, resumable: a rerun "
                   "reuses the table and reports the rate of the videos it extracted)."]
     lines += ["", "Detector AP@[.5:.95] per class: " + ", ".join(
-        f"{k} {v:.3f}" for k, v in d["per_class_ap"].items()), ""]
+        f"{k} {v:.3f}" for k, v in d["per_class_ap"].items()), "",
+        "Targets of the issue: detector mAP@0.5 >= 0.90, pose PCK@0.1 >= 0.90, end-to-end "
+        "top-1 >= 0.90. None is met yet: both perception models stopped while still improving "
+        "(30-minute CPU schedules), the thin tools (screwdriver, wrench) and the small part are "
+        "what the detector misses most, and the recognizer was trained on annotation features, "
+        "whose noise is not the perception chain's.", ""]
     return lines
 
 
