@@ -28,7 +28,7 @@ from mmengine.config import DictAction
 from actors.openmmlab_models import MissingCheckpointError
 from actors.video_decode import VideoError
 from jobs.cli import write_report
-from jobs.evaluate import check_table_classes, load_members, package_classes
+from jobs.evaluate import load_members, package_classes
 from jobs.extract import extract, load_config
 from model.datasets.annotation import DatasetSpec
 from model.datasets.feature_table import tensor_column
@@ -84,7 +84,6 @@ def infer(video: Path, package: Path, out: Path, *, extraction_config: str,
                      source=str(video))
     if report.failures:
         raise VideoError(report.failures[0]["error"])
-    check_table_classes(package, features)
     table = pq.read_table(next(features.glob("split=*/*.parquet")))
     fps = float(table.column("fps")[0].as_py())
     tracks = person_tracks(table, max(1, round(min_track_s * fps)))
