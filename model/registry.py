@@ -9,5 +9,11 @@ import mmaction.datasets  # noqa: F401
 import mmaction.models  # noqa: F401
 
 from model.datasets import window_dataset  # noqa: F401
-from model.networks import fusion, late_fusion_head, object_encoder, recognizer  # noqa: F401
+from model.networks import (  # noqa: F401
+    fusion,
+    late_fusion_head,
+    ms_tcn,
+    object_encoder,
+    recognizer,
+)
 from model.transforms import augment, normalize, objects, temporal  # noqa: F401
