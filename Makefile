@@ -8,6 +8,8 @@ WORKERS ?= 1
 # The demo trains a short schedule (about 20 minutes in all on 2 CPU cores); the benchmark
 # (benchmarks/workcell_accuracy.py) trains the config's full schedule.
 DEMO_EPOCHS ?= 8
+# ... and its timeline head a short schedule too (the shipped head: the config's 60 epochs).
+DEMO_TIMELINE_EPOCHS ?= 20
 # A rendered test video (operator 5 is in the test split of seed 0) for the raw-video chain.
 DEMO_VIDEO ?= op05_seq000
 
@@ -16,13 +18,16 @@ DEMO_VIDEO ?= op05_seq000
 env:
 	./scripts/setup_env.sh
 
-# generate -> ingest -> train -> evaluate on the built-in workcell dataset, then the raw-video
-# chain on a test video: the shipped detector and pose model -> the recognizer just trained
+# generate -> ingest -> train -> timeline head -> evaluate on the built-in workcell dataset,
+# then the raw-video chain on a test video: the shipped detector and pose model -> the
+# recognizer just trained
 demo: env
 	$(PY) -m jobs.make_dataset --out $(DATA) --overwrite
 	$(PY) -m jobs.ingest --dataset $(DATA) --out $(DATA)/features --overwrite
 	$(PY) -m jobs.train --config $(CONFIG) --table $(DATA)/features --work-dir $(OUT) \
 		--num-workers $(WORKERS) --overwrite --cfg-options train_cfg.max_epochs=$(DEMO_EPOCHS)
+	$(PY) -m jobs.train_timeline --package $(OUT)/package --table $(DATA)/features \
+		--cfg-options train_cfg.epochs=$(DEMO_TIMELINE_EPOCHS)
 	$(PY) -m jobs.evaluate --package $(OUT)/package --table $(DATA)/features \
 		--out $(OUT)/eval --frozen-test-set benchmarks/workcell_test_set.json
 	$(PY) -m jobs.infer --video $(DATA)/videos/$(DEMO_VIDEO).mp4 --package $(OUT)/package \

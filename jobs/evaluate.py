@@ -31,8 +31,18 @@ from model.datasets.feature_table import content_checksum, read_info
 from model.datasets.mmaction_pkl import load_skeleton_pkl
 from model.device import local_device
 from model.evaluation.metrics import classification_metrics
-from model.evaluation.report import confusion_png, evaluation_markdown, timeline_png
-from model.evaluation.timeline import frame_timelines, untrimmed_videos
+from model.evaluation.report import (
+    confusion_png,
+    evaluation_markdown,
+    timeline_lines,
+    timeline_png,
+)
+from model.evaluation.timeline import (
+    background_classes,
+    frame_timelines,
+    head_timelines,
+    untrimmed_videos,
+)
 from model.inference.ensemble import (
     ENSEMBLE_FILE,
     combine,
@@ -41,6 +51,7 @@ from model.inference.ensemble import (
     predict_members,
 )
 from model.inference.package import CLASSES, load_package
+from model.inference.timeline_head import has_timeline_head, load_timeline_head
 
 
 class TestSetMismatch(RuntimeError):
@@ -92,14 +103,24 @@ def check_table_classes(package_dir: str | Path, table: str | Path) -> list[str]
     return actions
 
 
-def _timeline(members, weights, table, split, videos: list[str], window_s: float,
-              stride_s: float, batch_size: int) -> tuple[dict, dict]:
+def _timeline(package_dir, members, weights, classes, table, split, videos: list[str],
+              window_s: float, stride_s: float, batch_size: int) -> tuple[dict, dict, tuple]:
+    """Timelines by the package's timeline head when it has one, else by summed sliding
+    windows; returns the summary, the per-video timelines and the strips to plot."""
+    if has_timeline_head(package_dir) and len(members) == 1:
+        head = load_timeline_head(package_dir)
+        summary, timelines = head_timelines(head, members["model"], table, split, videos,
+                                            background_classes(classes, head.cfg.background),
+                                            batch_size)
+        return summary, timelines, ("offline", "online")
+    background = background_classes(classes)
     with tqdm(desc="timeline windows", unit="window") as bar:
         scores, _, metas = predict_members(members, table, split, batch_size, bar.update,
                                            mode="sliding", window_s=window_s,
                                            stride_s=stride_s, video_ids=videos)
-    return frame_timelines(table, split, videos, combine(scores, weights), metas, window_s,
-                           stride_s)
+    summary, timelines = frame_timelines(table, split, videos, combine(scores, weights), metas,
+                                         window_s, stride_s, background)
+    return summary, timelines, ("predictions",)
 
 
 def evaluate(package_dir: str | Path, table: str | Path, out: str | Path, *,
@@ -140,11 +161,12 @@ def evaluate(package_dir: str | Path, table: str | Path, out: str | Path, *,
                   f"{Path(package_dir).name}: {split}")
     videos = untrimmed_videos(table, split) if timeline else []
     if videos:
-        result["timeline"], timelines = _timeline(members, weights, table, split, videos,
-                                                  timeline_window_s, timeline_stride_s,
-                                                  batch_size)
+        result["timeline"], timelines, strips = _timeline(
+            package_dir, members, weights, classes, table, split, videos, timeline_window_s,
+            timeline_stride_s, batch_size)
         result["timeline_videos"] = timelines
-        timeline_png({v: timelines[v] for v in videos[:6]}, classes, out / "timelines.png")
+        timeline_png({v: timelines[v] for v in videos[:6]}, classes, out / "timelines.png",
+                     strips)
     result.update(extra or {})
     write_report(out / "metrics", result, evaluation_markdown(result))
     return result
@@ -214,8 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="report folder")
     p.add_argument("--frozen-test-set", help="JSON with the split's expected content_sha256")
     p.add_argument("--no-timeline", action="store_true", help="skip untrimmed-video timelines")
-    p.add_argument("--timeline-window-s", type=float, default=1.5)
-    p.add_argument("--timeline-stride-s", type=float, default=0.25)
+    p.add_argument("--timeline-window-s", type=float, default=1.5,
+                   help="summed-window timelines (packages without a timeline head): window")
+    p.add_argument("--timeline-stride-s", type=float, default=0.25,
+                   help="summed-window timelines: stride")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--num-clips", type=int,
                    help="clips sampled per test window (default: the package's test pipeline)")
@@ -251,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
           f"top5 {clips['top5']:.4f}  macro P/R/F1 {clips['macro_precision']:.4f}/"
           f"{clips['macro_recall']:.4f}/{clips['macro_f1']:.4f}  ({clips['num_clips']} clips)")
     if "timeline" in result:
-        print(f"timeline frame accuracy {result['timeline']['frame_accuracy']:.4f}")
+        print("\n".join(timeline_lines(result["timeline"])))
     rejected = ingest.get("rejected", [])
     for r in rejected:
         print(f"rejected, not scored: {r['file']}: {'; '.join(r['issues'])}", file=sys.stderr)

@@ -1,8 +1,10 @@
 """Recognise what each person in a raw video is doing: the whole chain on one video.
 
 Extraction (jobs.extract's stages in this process: the detector and the pose model of the
-extraction config, ByteTrack) -> for every tracked person, the recognizer package's sliding
-windows with that person as the subject -> per-person action timeline. Writes to --out:
+extraction config, ByteTrack) -> for every tracked person, with that person as the subject,
+the recognizer package's timeline head (per-step features, MS-TCN, decoding; offline by
+default, the causal online mode with --online) -> per-person action timeline. A package
+without a timeline head sums the scores of sliding windows. Writes to --out:
 
   timeline.json    per person: track id, frames seen, segments (start/end frame, label, score)
   timeline.md      the same for people
@@ -35,7 +37,9 @@ from model.datasets.feature_table import tensor_column
 from model.datasets.video_manifest import VideoInput
 from model.inference.annotated_video import write_annotated_video
 from model.inference.ensemble import combine, predict_members
-from model.inference.timeline import frame_segments, summed_frame_scores
+from model.inference.step_cache import step_features
+from model.inference.timeline import frame_segments, label_segments, summed_frame_scores
+from model.inference.timeline_head import has_timeline_head, load_timeline_head
 
 DEFAULT_EXTRACTION = "model/configs/extraction/workcell.py"
 _SPLIT = "test"   # the split the video's rows are written under (a table needs one)
@@ -67,10 +71,46 @@ def per_person_table(table: pa.Table, video_id: str, tracks: list[int]) -> pa.Ta
     return pa.concat_tables(copies)
 
 
+def head_segments(package: Path, people: Path, names: dict[int, str], tracks: dict,
+                  actions: list[str], online: bool, batch_size: int) -> dict[int, list[dict]]:
+    """Per track: the segments of the timeline head's offline (or online) timeline while the
+    person is seen."""
+    head = load_timeline_head(package)
+    members, _ = load_members(package)
+    feats = step_features(members["model"], people, _SPLIT, list(names.values()),
+                          head.windows_s, head.step_s, batch_size)
+    out = {}
+    for tid, name in names.items():
+        labels, probs = (head.online_timeline if online else head.offline_timeline)(feats[name])
+        first, last, _ = tracks[tid]
+        labels = labels.copy()
+        labels[:first] = labels[last + 1:] = -1   # a person's actions only while seen
+        out[tid] = label_segments(labels, probs, actions)
+    return out
+
+
+def window_segments(package: Path, people: Path, names: dict[int, str], tracks: dict,
+                    actions: list[str], frames: int, window_s: float, stride_s: float,
+                    batch_size: int) -> dict[int, list[dict]]:
+    """Per track: segments of the summed sliding-window scores while the person is seen."""
+    members, weights = load_members(package)
+    scores, _, metas = predict_members(members, people, _SPLIT, batch_size, mode="sliding",
+                                       window_s=window_s, stride_s=stride_s,
+                                       video_ids=list(names.values()))
+    combined = combine(scores, weights)
+    out = {}
+    for tid, name in names.items():
+        summed = summed_frame_scores(combined, metas, name, frames)
+        first, last, _ = tracks[tid]
+        summed[:first] = summed[last + 1:] = 0.0
+        out[tid] = frame_segments(summed, actions)
+    return out
+
+
 def infer(video: Path, package: Path, out: Path, *, extraction_config: str,
-          cfg_options: dict | None = None, window_s: float = 1.5, stride_s: float = 0.25,
-          min_track_s: float = 0.5, batch_size: int = 32, keypoint_thr: float = 0.3,
-          progress: bool = True) -> dict:
+          cfg_options: dict | None = None, online: bool = False, window_s: float = 1.5,
+          stride_s: float = 0.25, min_track_s: float = 0.5, batch_size: int = 32,
+          keypoint_thr: float = 0.3, progress: bool = True) -> dict:
     """Run the chain on ``video`` (see the module doc); returns the timeline document."""
     if not video.is_file():
         raise VideoError(f"{video}: no such video file")
@@ -87,26 +127,30 @@ def infer(video: Path, package: Path, out: Path, *, extraction_config: str,
     table = pq.read_table(next(features.glob("split=*/*.parquet")))
     fps = float(table.column("fps")[0].as_py())
     tracks = person_tracks(table, max(1, round(min_track_s * fps)))
+    with_head = has_timeline_head(package)
+    if online and not with_head:
+        raise ValueError(f"{package} has no timeline head, which the online mode needs; train "
+                         f"one with python -m jobs.train_timeline --package {package}")
+    method = ("timeline head, " + ("online" if online else "offline")) if with_head \
+        else f"summed sliding windows of {window_s} s every {stride_s} s"
     persons = []
     if tracks:
         people = out / "persons"
         (people / f"split={_SPLIT}").mkdir(parents=True, exist_ok=True)
         pq.write_table(per_person_table(table, video_id, list(tracks)),
                        people / f"split={_SPLIT}" / "persons.parquet")
-        members, weights = load_members(package)
-        scores, _, metas = predict_members(
-            members, people, _SPLIT, batch_size, mode="sliding", window_s=window_s,
-            stride_s=stride_s, video_ids=[f"{video_id}@{tid}" for tid in tracks])
-        combined = combine(scores, weights)
-        for tid, (first, last, seen) in tracks.items():
-            summed = summed_frame_scores(combined, metas, f"{video_id}@{tid}", table.num_rows)
-            summed[:first] = summed[last + 1:] = 0.0   # a person's actions only while seen
-            persons.append({"track_id": tid, "first_frame": first, "last_frame": last,
-                            "frames_seen": seen, "segments": frame_segments(summed, actions)})
+        names = {tid: f"{video_id}@{tid}" for tid in tracks}
+        segments = (head_segments(package, people, names, tracks, actions, online, batch_size)
+                    if with_head else
+                    window_segments(package, people, names, tracks, actions, table.num_rows,
+                                    window_s, stride_s, batch_size))
+        persons = [{"track_id": tid, "first_frame": first, "last_frame": last,
+                    "frames_seen": seen, "segments": segments[tid]}
+                   for tid, (first, last, seen) in tracks.items()]
     doc = {"video": str(video), "video_id": video_id, "fps": fps, "frames": table.num_rows,
            "classes": actions, "package": str(package),
            "models": {**report.models, "recognizer": str(package)},
-           "window_s": window_s, "stride_s": stride_s, "persons": persons}
+           "method": method, "persons": persons}
     frames = write_annotated_video(video, table, persons, objects, out / "annotated.mp4",
                                    keypoint_thr)
     doc["annotated_video"] = {"file": str(out / "annotated.mp4"), "frames": frames}
@@ -118,7 +162,7 @@ def timeline_markdown(doc: dict) -> str:
     lines = [f"# Action timeline: {doc['video_id']}", "",
              f"{doc['frames']} frames at {doc['fps']:g} fps; detector "
              f"{doc['models']['detector']['model']}, pose {doc['models']['pose']['model']}, "
-             f"recognizer {doc['package']}.", ""]
+             f"recognizer {doc['package']} ({doc['method']}).", ""]
     if not doc["persons"]:
         lines.append("No person was tracked.")
     for person in doc["persons"]:
@@ -143,8 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "%(default)s, the shipped workcell models)")
     p.add_argument("--cfg-options", nargs="+", action=DictAction, metavar="KEY=VALUE",
                    help="overrides of the extraction config, e.g. detector.score_thr=0.4")
-    p.add_argument("--window-s", type=float, default=1.5, help="recognizer window (seconds)")
-    p.add_argument("--stride-s", type=float, default=0.25, help="window stride (seconds)")
+    p.add_argument("--online", action="store_true",
+                   help="the causal online timeline (what a live stream gets) instead of the "
+                        "offline one")
+    p.add_argument("--window-s", type=float, default=1.5,
+                   help="packages without a timeline head: sliding window (seconds)")
+    p.add_argument("--stride-s", type=float, default=0.25,
+                   help="packages without a timeline head: window stride (seconds)")
     p.add_argument("--min-track-s", type=float, default=0.5,
                    help="persons tracked for less than this get no timeline")
     p.add_argument("--keypoint-thr", type=float, default=0.3,
@@ -157,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         doc = infer(args.video, args.package, args.out, extraction_config=args.extraction_config,
-                    cfg_options=args.cfg_options, window_s=args.window_s,
+                    cfg_options=args.cfg_options, online=args.online, window_s=args.window_s,
                     stride_s=args.stride_s, min_track_s=args.min_track_s,
                     keypoint_thr=args.keypoint_thr, progress=not args.no_progress)
     except (VideoError, MissingCheckpointError, ValueError, FileNotFoundError) as exc:

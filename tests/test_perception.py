@@ -193,6 +193,16 @@ def test_infer_writes_the_timeline_and_the_annotated_video_of_a_test_clip(render
     assert all(a["end_frame"] == b["start_frame"]
                for a, b in zip(segments, segments[1:], strict=False))
     assert all(0 <= s["score"] <= 1 and s["label"] in doc["classes"] for s in segments)
+    assert doc["method"] == "timeline head, offline"
+    # The online mode on the same persons: the same frames covered, from causal answers.
+    tracks = {p["track_id"]: (p["first_frame"], p["last_frame"], p["frames_seen"])
+              for p in doc["persons"]}
+    online = infer.head_segments(Path("trained_models/workcell"), out / "persons",
+                                 {t: f"{clip}@{t}" for t in tracks}, tracks, doc["classes"],
+                                 online=True, batch_size=32)
+    mine = online[operator["track_id"]]
+    assert mine[0]["start_frame"] == operator["first_frame"]
+    assert mine[-1]["end_frame"] == operator["last_frame"] + 1
     capture = cv2.VideoCapture(str(out / "annotated.mp4"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == doc["frames"]
     capture.release()

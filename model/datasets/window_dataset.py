@@ -12,6 +12,9 @@ Two modes:
     is one window. Each window is one sample with its segment's label.
   * ``sliding`` (action timelines of untrimmed videos): windows over whole videos, labelled or
     not; ``frame_range`` tells which frames a window covers.
+  * ``causal`` (per-step features of the temporal model): at every ``stride_s`` from the first
+    frame, the window of at most ``window_s`` that ends at that frame (shorter at the start of
+    the video); its label is that frame's. A window never holds a frame after its step.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ def subject_first_order(track_ids: np.ndarray, subject: np.ndarray) -> np.ndarra
     return np.concatenate([subject_slot[:, None], others], 1)
 
 
-class _Video:
+class VideoArrays:
     """Dense arrays of one video: the pose with the subject-first person order applied (time
     axis 1), and the objects (time axis 0), for the streams that were read."""
 
@@ -91,6 +94,11 @@ class _Video:
                     **{k: v[span] for k, v in self.objects.items()})
 
 
+def seconds_to_frames(seconds: float, fps: float) -> int:
+    """A duration in whole frames (at least one)."""
+    return max(1, int(round(seconds * fps)))
+
+
 def window_starts(length: int, window: int, stride: int) -> list[int]:
     """Starts of windows covering [0, length): a short span is one window, the last window
     ends at ``length``."""
@@ -117,7 +125,7 @@ class FeatureTableDataset(BaseActionDataset):
         ann_file: folder of the Parquet feature table.
         pipeline: the transforms.
         split: ``train``, ``val`` or ``test``.
-        mode: ``segments`` or ``sliding`` (see the module docstring).
+        mode: ``segments``, ``sliding`` or ``causal`` (see the module docstring).
         window_s: longest window in seconds (None: whole segments, ``segments`` mode only).
         stride_s: step between windows in seconds.
         num_person: persons per sample, subject first.
@@ -132,10 +140,10 @@ class FeatureTableDataset(BaseActionDataset):
                  num_person: int = 1, min_frames: int = 4,
                  video_ids: Sequence[str] | None = None,
                  streams: Sequence[str] = STREAMS, **kwargs):
-        if mode not in ("segments", "sliding"):
-            raise ValueError(f"mode must be 'segments' or 'sliding', got {mode!r}")
-        if mode == "sliding" and window_s is None:
-            raise ValueError("sliding windows need window_s")
+        if mode not in ("segments", "sliding", "causal"):
+            raise ValueError(f"mode must be 'segments', 'sliding' or 'causal', got {mode!r}")
+        if mode != "segments" and window_s is None:
+            raise ValueError(f"{mode} windows need window_s")
         if stride_s <= 0 or (window_s is not None and window_s <= 0):
             raise ValueError(f"window_s and stride_s must be positive ({window_s}, {stride_s})")
         unknown = set(streams) - set(STREAMS)
@@ -151,9 +159,6 @@ class FeatureTableDataset(BaseActionDataset):
                                            object_classes=info.object_classes))
         super().__init__(ann_file, pipeline=pipeline, modality="Pose", **kwargs)
 
-    def _frames(self, seconds: float, fps: float) -> int:
-        return max(1, int(round(seconds * fps)))
-
     def load_data_list(self) -> list[dict]:
         columns = _COMMON_COLUMNS + [c for s in self.streams for c in _STREAM_COLUMNS[s]]
         table, _ = read_feature_table(self.ann_file, splits=[self.split], columns=columns)
@@ -165,12 +170,13 @@ class FeatureTableDataset(BaseActionDataset):
         for start, end in _runs(ids):
             if self.video_ids is not None and ids[start] not in self.video_ids:
                 continue
-            video = _Video(table.slice(start, end - start), self.num_person, self.streams)
-            data_list += (self._segment_windows(video) if self.mode == "segments"
-                          else self._sliding_windows(video))
+            video = VideoArrays(table.slice(start, end - start), self.num_person, self.streams)
+            cut = {"segments": self._segment_windows, "sliding": self._sliding_windows,
+                   "causal": self._causal_windows}[self.mode]
+            data_list += cut(video)
         return data_list
 
-    def _segment_windows(self, video: _Video) -> list[dict]:
+    def _segment_windows(self, video: VideoArrays) -> list[dict]:
         out = []
         for start, end in _runs(video.segment):
             label = video.label[start]
@@ -179,18 +185,29 @@ class FeatureTableDataset(BaseActionDataset):
             if self.window_s is None:
                 out.append(video.sample(start, end, label))
                 continue
-            window = self._frames(self.window_s, video.fps)
-            stride = self._frames(self.stride_s, video.fps)
+            window = seconds_to_frames(self.window_s, video.fps)
+            stride = seconds_to_frames(self.stride_s, video.fps)
             out += [video.sample(start + s, min(start + s + window, end), label)
                     for s in window_starts(end - start, window, stride)]
         return out
 
-    def _sliding_windows(self, video: _Video) -> list[dict]:
-        window = self._frames(self.window_s, video.fps)
-        stride = self._frames(self.stride_s, video.fps)
+    def _sliding_windows(self, video: VideoArrays) -> list[dict]:
+        window = seconds_to_frames(self.window_s, video.fps)
+        stride = seconds_to_frames(self.stride_s, video.fps)
         total = len(video.label)
         out = []
         for s in window_starts(total, window, stride):
             end = min(s + window, total)
             out.append(video.sample(s, end, video.label[(s + end) // 2]))
         return out
+
+    def _causal_windows(self, video: VideoArrays) -> list[dict]:
+        window = seconds_to_frames(self.window_s, video.fps)
+        stride = seconds_to_frames(self.stride_s, video.fps)
+        return [video.sample(max(0, t + 1 - window), t + 1, video.label[t])
+                for t in causal_steps(len(video.label), stride)]
+
+
+def causal_steps(num_frames: int, stride: int) -> range:
+    """The frames at which the causal mode cuts a window: 0, stride, 2 stride, ..."""
+    return range(0, num_frames, stride)

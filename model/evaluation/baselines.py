@@ -27,7 +27,7 @@ from sklearn.preprocessing import StandardScaler
 from model.datasets.feature_table import read_info
 from model.datasets.window_dataset import FeatureTableDataset
 from model.evaluation.metrics import classification_metrics
-from model.evaluation.timeline import frame_timelines, untrimmed_videos
+from model.evaluation.timeline import background_classes, frame_timelines, untrimmed_videos
 
 BASELINES = ("majority", "bag_of_classes")
 # Detections below this score are not counted as visible (the recognizers' min_score).
@@ -109,5 +109,5 @@ def run_baseline(name: str, table: str | Path, config: str | Path, split: str = 
         x, _, metas = _features(sliding, num_objects)
         result["timeline"], result["timeline_videos"] = frame_timelines(
             table, split, videos, _probabilities(estimator, x, len(classes)), metas,
-            timeline_window_s, timeline_stride_s)
+            timeline_window_s, timeline_stride_s, background_classes(classes))
     return result

@@ -34,19 +34,23 @@ def confusion_png(confusion: list[list[int]], classes: list[str], path: str | Pa
     plt.close(fig)
 
 
-def timeline_png(timelines: dict[str, dict], classes: list[str], path: str | Path) -> None:
-    """True and predicted action per frame, one pair of strips per video."""
+def timeline_png(timelines: dict[str, dict], classes: list[str], path: str | Path,
+                 strips: tuple[str, ...] = ("predictions",)) -> None:
+    """True and predicted action per frame, per video a strip of its ``labels`` and one of
+    each predicted timeline named in ``strips``."""
     names = list(timelines)
     cmap = plt.get_cmap("tab20", len(classes))
-    fig, axes = plt.subplots(len(names), 1, figsize=(10, 0.9 * len(names) + 0.8),
+    fig, axes = plt.subplots(len(names), 1,
+                             figsize=(10, (0.45 * (len(strips) + 1)) * len(names) + 0.8),
                              squeeze=False)
     for ax, name in zip(axes[:, 0], names, strict=True):
         truth = np.asarray(timelines[name]["labels"], float)
         truth[truth < 0] = np.nan
-        strips = np.stack([truth, np.asarray(timelines[name]["predictions"], float)])
-        ax.imshow(strips, aspect="auto", cmap=cmap, vmin=-0.5, vmax=len(classes) - 0.5,
+        rows = np.stack([truth] + [np.asarray(timelines[name][s], float) for s in strips])
+        ax.imshow(rows, aspect="auto", cmap=cmap, vmin=-0.5, vmax=len(classes) - 0.5,
                   interpolation="nearest")
-        ax.set_yticks([0, 1], ["true", "pred"])
+        ax.set_yticks(range(len(rows)), ["true"] + ["pred" if s == "predictions" else s
+                                                    for s in strips])
         ax.set_title(name, fontsize=8, loc="left")
         ax.set_xticks([])
     handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(i)) for i in range(len(classes))]
@@ -100,10 +104,48 @@ def evaluation_markdown(result: dict) -> str:
              "![confusion matrix](confusion_matrix.png)", ""]
     timeline = result.get("timeline")
     if timeline:
-        parts += ["## Action timeline of untrimmed videos", "",
-                  f"Frame-level accuracy over {timeline['frames']} labelled frames of "
-                  f"{timeline['videos']} videos: **{timeline['frame_accuracy']:.4f}** "
-                  f"(sliding windows of {timeline['window_s']} s every {timeline['stride_s']} s,"
-                  " each frame takes the mean probabilities of the windows covering it).", "",
+        parts += ["## Action timelines of untrimmed videos", "", *timeline_lines(timeline), "",
                   "![timelines](timelines.png)", ""]
     return "\n".join(parts)
+
+
+def _delays(m: dict) -> str:
+    if "median_delay_frames" not in m:
+        return "– | –"
+    return " | ".join("missed" if m[k] is None else f"{m[k]:.2f} s"
+                      for k in ("median_delay_s", "p90_delay_s"))
+
+
+def segmentation_table(rows: list[tuple[str, dict]]) -> list[str]:
+    """Markdown table of named segmentation metrics (``model.evaluation.segmentation``), with
+    the detection delays of the rows that have them."""
+    lines = ["| timeline | frame acc. | edit | F1@10 | F1@25 | F1@50 | median delay | "
+             "p90 delay |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {name} | {m['frame_accuracy']:.4f} | {m['edit']:.1f} | {m['f1_10']:.1f} | "
+              f"{m['f1_25']:.1f} | {m['f1_50']:.1f} | {_delays(m)} |" for name, m in rows]
+    return lines
+
+
+def timeline_lines(timeline: dict) -> list[str]:
+    """The segmentation metrics of a timeline evaluation (``model.evaluation.timeline``)."""
+    if timeline["method"] == "timeline head":
+        rows = {"offline (whole video)": timeline["offline"],
+                "online (causal)": timeline["online"]}
+        how = (f"The package's timeline head (`{timeline['head']}`): recognizer windows of "
+               f"{timeline['windows_s']} s every {timeline['step_s']} s, MS-TCN, then Viterbi "
+               "decoding (offline) or a causal forward filter (online).")
+    else:
+        rows = {"summed windows": timeline}
+        how = (f"Sliding windows of {timeline['window_s']} s every {timeline['stride_s']} s; "
+               "each frame takes the class of the summed probabilities of the windows covering"
+               " it (the package has no timeline head).")
+    first = next(iter(rows.values()))
+    lines = [f"{first['videos']} videos, {first['frames']} frames. {how} Edit and F1@k "
+             "(MS-TCN protocol) leave the background class out of the segments.", "",
+             *segmentation_table(list(rows.items()))]
+    if "median_delay_frames" in timeline.get("online", {}):
+        online = timeline["online"]
+        lines += ["", f"Online detection delay: frames from a true action's start to the first "
+                  f"frame the online timeline names it, over {online['segments']} actions "
+                  f"({online['missed']} never named)."]
+    return lines

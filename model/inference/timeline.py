@@ -18,13 +18,18 @@ def summed_frame_scores(scores: np.ndarray, metas: list[dict], video_id: str,
 
 
 def frame_segments(summed: np.ndarray, classes: list[str]) -> list[dict]:
-    """Runs of the per-frame best class of ``summed`` (T, K) as segments: start frame, end
-    frame (exclusive), label and score (the label's mean normalised probability over the
-    run). Frames no window covers belong to no segment."""
+    """Runs of the per-frame best class of ``summed`` (T, K) as segments (``label_segments``).
+    Frames no window covers belong to no segment."""
     covered = summed.sum(1) > 0
     probs = np.where(covered[:, None], summed / np.maximum(summed.sum(1, keepdims=True), 1e-12),
                      0.0)
-    best = np.where(covered, probs.argmax(1), -1)
+    return label_segments(np.where(covered, probs.argmax(1), -1), probs, classes)
+
+
+def label_segments(best: np.ndarray, probs: np.ndarray, classes: list[str]) -> list[dict]:
+    """Runs of the per-frame labels ``best`` (T,) as segments: start frame, end frame
+    (exclusive), label and score (the label's mean probability in ``probs`` (T, K) over the
+    run). Frames labelled -1 belong to no segment."""
     segments = []
     start = 0
     for t in range(1, len(best) + 1):

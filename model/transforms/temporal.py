@@ -1,7 +1,8 @@
 """Temporal transforms that keep the pose and object streams of a sample in sync.
 
-Frame sampling itself is MMAction2's ``UniformSampleFrames`` + ``PoseDecode``; ``ObjectDecode``
-applies the same ``frame_inds`` to the object arrays, so both streams see the same frames.
+Frame sampling itself is MMAction2's ``UniformSampleFrames`` + ``PoseDecode`` (and
+``CausalSampleFrames`` for the timeline head's per-step windows); ``ObjectDecode`` applies the
+same ``frame_inds`` to the object arrays, so both streams see the same frames.
 """
 
 from __future__ import annotations
@@ -80,3 +81,41 @@ class TemporalSpeedJitter(BaseTransform):
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(ratio={self.ratio}, prob={self.prob})"
+
+
+@TRANSFORMS.register_module()
+class CausalSampleFrames(BaseTransform):
+    """Sample ``clip_len`` frames of a window in time order, its newest frame last: the
+    sampler of the per-step features of the timeline head, whose windows end at the step.
+
+    ``UniformSampleFrames`` loops a window shorter than ``clip_len`` (frames 0..n-1, 0, 1,
+    ...), so its last sampled frame is not the newest and the recognizer's last temporal
+    features would describe the past. Here a short window is padded at its start with its
+    first frame (a stream that begins with the operator still), and a long one is sampled
+    evenly from its first to its newest frame.
+
+    Required keys: ``total_frames``. Added keys: ``frame_inds``, ``clip_len``,
+    ``frame_interval``, ``num_clips`` (1), as ``UniformSampleFrames`` sets them.
+    """
+
+    def __init__(self, clip_len: int):
+        if clip_len < 1:
+            raise ValueError(f"clip_len must be >= 1, got {clip_len}")
+        self.clip_len = clip_len
+
+    def transform(self, results: dict) -> dict:
+        require(self, results, ("total_frames",))
+        total = results["total_frames"]
+        if total >= self.clip_len:
+            inds = np.round(np.linspace(0, total - 1, self.clip_len)).astype(np.int64)
+        else:
+            inds = np.concatenate([np.zeros(self.clip_len - total, np.int64),
+                                   np.arange(total)])
+        results["frame_inds"] = (inds + results.get("start_index", 0)).astype(np.int32)
+        results["clip_len"] = self.clip_len
+        results["frame_interval"] = None
+        results["num_clips"] = 1
+        return results
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(clip_len={self.clip_len})"

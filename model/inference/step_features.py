@@ -1,0 +1,139 @@
+"""Per-step recognizer features of whole videos: the input of the temporal model.
+
+At every step (``step_s``) the recognizer package runs on the causal window of ``window_s``
+that ends at that frame (``FeatureTableDataset`` mode ``causal``), and its fused features are
+pooled as its ``GCNHead`` pools them, next to those of the window's newest temporal position;
+several window lengths give one feature vector each, concatenated. The same features feed the
+offline temporal model (which looks at later steps too) and the online one (which does not),
+so one extraction serves both.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+import torch
+from mmengine.config import Config
+
+from model.builders import build_dataloader, build_dataset, load_config, pipeline_step
+from model.datasets.feature_table import read_feature_table
+from model.inference.package import ModelPackage
+
+# The recipe of the features (sampler, readout); part of the cache key, changed with it.
+FEATURE_RECIPE = "causal-sampler/pooled+newest/v1"
+
+
+@dataclass
+class StepFeatures:
+    """One video: ``features`` (S, C) and recognizer ``probs`` (S, K) at the frames ``steps``
+    (S,), the true ``labels`` of all its frames (T,), and its frame rate."""
+    features: np.ndarray
+    probs: np.ndarray
+    steps: np.ndarray
+    labels: np.ndarray
+    fps: float
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.labels)
+
+    @property
+    def step_frames(self) -> int:
+        """Frames between steps (steps are 0, stride, 2 stride, ...)."""
+        return int(self.steps[1]) if len(self.steps) > 1 else 1
+
+    def step_labels(self) -> np.ndarray:
+        return self.labels[self.steps]
+
+
+def step_pipeline(cfg: Config) -> list[dict]:
+    """The package's test pipeline with ``CausalSampleFrames`` in place of its sampler: one
+    clip per window (five would cost five times as much per step), in time order with the
+    newest frame last."""
+    pipeline = copy.deepcopy(cfg.test_pipeline)
+    sampler = pipeline_step(pipeline, "UniformSampleFrames")
+    pipeline[pipeline.index(sampler)] = dict(type="CausalSampleFrames",
+                                             clip_len=sampler["clip_len"])
+    return pipeline
+
+
+@torch.no_grad()
+def embed(model: torch.nn.Module, data: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(features (B, 2 C), class probabilities (B, K)) of a collated batch of one-clip
+    windows: the fused features pooled over the window as ``GCNHead`` pools them, then those
+    of the newest temporal position alone (the last frames of the window: what localises a
+    change in time)."""
+    head = getattr(model, "cls_head", None)
+    if head is None or not hasattr(head, "fc"):
+        raise ValueError(f"{type(model).__name__}: per-step features need a recognizer whose "
+                         "head is a GCNHead (one fused feature tensor)")
+    model.eval()
+    batch = model.data_preprocessor(data, False)
+    feats, _ = model.extract_feat(batch["inputs"], stage="neck")
+    if not isinstance(feats, torch.Tensor) or feats.dim() != 5:
+        raise ValueError(f"{type(model).__name__}: per-step features need one (N, M, C, T, V) "
+                         "feature tensor from the neck (late-fusion models have none)")
+    pooled = feats.mean(dim=(3, 4)).mean(dim=1)
+    newest = feats[:, :, :, -1].mean(dim=(1, 3))
+    probs = torch.softmax(head.fc(pooled), dim=1)
+    features = torch.cat([pooled, newest], dim=1)
+    return features.float().cpu().numpy(), probs.float().cpu().numpy()
+
+
+def frame_labels(table: str | Path, split: str,
+                 videos: list[str]) -> dict[str, tuple[np.ndarray, float]]:
+    """Per video: the label of every frame and the frame rate."""
+    rows, _ = read_feature_table(table, splits=[split], columns=["video_id", "label", "fps"])
+    out = {}
+    for v in videos:
+        mine = rows.filter(pc.equal(rows.column("video_id"), v))
+        out[v] = mine.column("label").to_numpy(), float(mine.column("fps")[0].as_py())
+    return out
+
+
+def video_step_features(package: ModelPackage, table: str | Path, split: str,
+                        videos: list[str], window_s: float, step_s: float,
+                        batch_size: int = 64, progress=None) -> dict[str, StepFeatures]:
+    """Step features of ``videos`` of ``split`` (``progress`` is called with windows done)."""
+    cfg = load_config(package.folder / "config.py", table=table)
+    cfg.test_pipeline = step_pipeline(cfg)
+    dataset = build_dataset(cfg, split, "test_pipeline", mode="causal", window_s=window_s,
+                            stride_s=step_s, video_ids=videos)
+    feats, probs, ends, ids = [], [], [], []
+    for data in build_dataloader(dataset, batch_size, shuffle=False, seed=0):
+        f, p = embed(package.model, data)
+        feats.append(f)
+        probs.append(p)
+        for sample in data["data_samples"]:
+            ids.append(sample.metainfo["video_id"])
+            ends.append(sample.metainfo["frame_range"][1] - 1)
+        if progress is not None:
+            progress(len(data["data_samples"]))
+    feats, probs = np.concatenate(feats), np.concatenate(probs)
+    ids, ends = np.array(ids), np.array(ends)
+    labels = frame_labels(table, split, videos)
+    return {v: StepFeatures(feats[ids == v], probs[ids == v], ends[ids == v], *labels[v])
+            for v in videos}
+
+
+def merge_windows(per_window: list[dict[str, StepFeatures]]) -> dict[str, StepFeatures]:
+    """One video's step features of several window lengths (same steps) as one: features
+    concatenated in the order given, recognizer probabilities averaged."""
+    first = per_window[0]
+    return {v: StepFeatures(np.concatenate([w[v].features for w in per_window], 1),
+                            np.mean([w[v].probs for w in per_window], 0), f.steps, f.labels,
+                            f.fps)
+            for v, f in first.items()}
+
+
+def to_frames(step_values: np.ndarray, steps: np.ndarray, num_frames: int) -> np.ndarray:
+    """Per-frame values from per-step ones: a frame takes the value of the last step at or
+    before it (what an online system knows at that frame)."""
+    index = np.searchsorted(steps, np.arange(num_frames), side="right") - 1
+    if index.min() < 0:
+        raise ValueError(f"frames before the first step {steps[0]} have no value")
+    return step_values[index]

@@ -1,0 +1,179 @@
+"""The timeline head: training it on a package, evaluating offline and online timelines, the
+online mode fed one frame at a time, and the per-person rule (a passer-by does not change the
+subject's timeline). The shipped recognizer package gives real features; the head is trained
+for a few epochs on the tiny generated table."""
+
+import json
+import shutil
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from mmaction.datasets.transforms import UniformSampleFrames
+
+from jobs import evaluate, train_timeline
+from model.builders import build_dataset, load_config
+from model.datasets.feature_table import read_feature_table
+from model.evaluation.timeline import subject_only_copy, untrimmed_videos
+from model.inference.online import OnlineTimeline
+from model.inference.package import load_package
+from model.inference.step_cache import step_features
+from model.inference.timeline_head import TIMELINE_DIR, load_timeline_head
+from model.transforms.temporal import CausalSampleFrames
+
+SHIPPED = "trained_models/workcell"
+EPOCHS = 3
+
+
+@pytest.fixture(scope="module")
+def head_package(tmp_path_factory, workcell_table):
+    """A copy of the shipped recognizer with a timeline head trained on the tiny table."""
+    folder = tmp_path_factory.mktemp("pkg") / "workcell"
+    shutil.copytree(SHIPPED, folder, ignore=shutil.ignore_patterns(TIMELINE_DIR, "model.onnx"))
+    # Steps of 2 frames at the tiny table's 10 fps (the default 0.13 s would be every frame).
+    metrics = train_timeline.train_timeline(
+        folder, workcell_table, cfg_options={"train_cfg.epochs": EPOCHS, "features.step_s": 0.2},
+        cache_dir=tmp_path_factory.mktemp("cache"))
+    return folder, metrics
+
+
+def test_causal_windows_end_at_their_step(workcell_table):
+    cfg = load_config(f"{SHIPPED}/config.py", table=workcell_table)
+    video = untrimmed_videos(workcell_table, "test")[0]
+    ds = build_dataset(cfg, "test", "test_pipeline", mode="causal", window_s=1.0, stride_s=0.2,
+                       video_ids=[video])
+    rows, _ = read_feature_table(workcell_table, splits=["test"], columns=["video_id", "label"])
+    labels = rows.filter(pc.equal(rows.column("video_id"), video)).column("label").to_numpy()
+    infos = [ds.get_data_info(i) for i in range(len(ds))]
+    fps = infos[0]["fps"]
+    ends = [info["frame_range"][1] - 1 for info in infos]
+    assert ends == list(range(0, len(labels), round(0.2 * fps)))
+    for info in infos:
+        start, end = info["frame_range"]
+        assert end - start == min(end, round(1.0 * fps))
+        assert info["label"] == labels[end - 1]
+
+
+def test_the_causal_sampler_keeps_time_order_and_ends_on_the_newest_frame():
+    sampler = CausalSampleFrames(clip_len=6)
+    short = sampler({"total_frames": 4})
+    assert short["frame_inds"].tolist() == [0, 0, 0, 1, 2, 3]
+    long = sampler({"total_frames": 11, "start_index": 0})
+    assert long["frame_inds"].tolist() == [0, 2, 4, 6, 8, 10]
+    assert long["num_clips"] == 1 and long["clip_len"] == 6
+    # MMAction2's sampler loops a short window: its last frame is not the newest.
+    looped = UniformSampleFrames(clip_len=6, num_clips=1, test_mode=True)(
+        {"total_frames": 4, "start_index": 0})
+    assert looped["frame_inds"][-1] != 3
+
+
+def test_training_writes_a_head_chosen_on_val(head_package):
+    folder, metrics = head_package
+    head = load_timeline_head(folder)
+    assert head.offline.causal is False and head.online.causal is True
+    grid = head.cfg.decoder
+    assert grid.offline.switch_penalty in grid.offline.switch_penalties
+    assert grid.online.switch_prob in grid.online.switch_probs
+    for mode in ("offline", "online"):
+        assert 1 <= metrics[mode]["best_epoch"] <= EPOCHS
+        assert len(metrics[mode]["history"]) == EPOCHS
+        assert 0 <= metrics[mode]["val"]["frame_accuracy"] <= 1
+    saved = json.loads((folder / TIMELINE_DIR / "metrics.json").read_text())
+    assert saved["offline"]["val"] == metrics["offline"]["val"]
+    assert (folder / TIMELINE_DIR / "metrics.md").exists()
+
+
+def test_evaluate_reports_offline_and_online_timelines(head_package, workcell_table,
+                                                       tmp_path):
+    folder, _ = head_package
+    result = evaluate.evaluate(folder, workcell_table, tmp_path / "eval")
+    timeline = result["timeline"]
+    assert timeline["method"] == "timeline head"
+    for mode in ("offline", "online"):
+        assert {"frame_accuracy", "edit", "f1_10", "f1_25", "f1_50"} <= set(timeline[mode])
+    assert "median_delay_frames" in timeline["online"]
+    video = next(iter(result["timeline_videos"].values()))
+    assert len(video["labels"]) == len(video["offline"]) == len(video["online"])
+    # The report's accuracy is that of its own per-frame predictions.
+    pairs = [(np.array(v["labels"]), np.array(v["offline"]))
+             for v in result["timeline_videos"].values()]
+    right = sum(int((t == p).sum()) for t, p in pairs)
+    assert timeline["offline"]["frame_accuracy"] == pytest.approx(
+        right / sum(len(t) for t, _ in pairs))
+    assert (tmp_path / "eval" / "timelines.png").exists()
+    assert "online (causal)" in (tmp_path / "eval" / "metrics.md").read_text()
+
+
+def _truncated_table(table, split, video, frames, out):
+    rows, _ = read_feature_table(table, splits=[split])
+    rows = rows.filter(pc.equal(rows.column("video_id"), video))
+    rows = rows.filter(pc.less(rows.column("frame_index"), frames))
+    (out / f"split={split}").mkdir(parents=True)
+    pq.write_table(rows.drop_columns(["split"]), out / f"split={split}" / "rows.parquet")
+    return out
+
+
+def test_online_mode_never_reads_a_future_frame(head_package, workcell_table, tmp_path):
+    """Frame by frame through OnlineTimeline gives the batch online timeline of the whole
+    video, and the batch online timeline of the video cut at frame t gives the same labels
+    for the frames answered by t: no answer depends on a frame after the newest."""
+    folder, _ = head_package
+    package, head = load_package(folder), load_timeline_head(folder)
+    video = untrimmed_videos(workcell_table, "test")[0]
+    whole = step_features(package, workcell_table, "test", [video], head.windows_s,
+                          head.step_s)[video]
+    batch_labels, batch_beliefs = head.online_timeline(whole)
+    rows, _ = read_feature_table(workcell_table, splits=["test"])
+    rows = rows.filter(pc.equal(rows.column("video_id"), video))
+    stream = OnlineTimeline(package, head, fps=whole.fps)
+    answers = {}
+    for t in range(rows.num_rows):
+        frame, label, belief = stream.push(rows.slice(t, 1))
+        if frame is not None:
+            # The answer is about a frame at most the lag before the newest, never later.
+            assert t - stream.lag_frames - stream.step < frame <= t - stream.lag_frames
+            answers[frame] = label, belief
+    assert stream.lag_frames > 0
+    frames = sorted(answers)
+    assert frames == [int(s) for s in whole.steps if s + stream.lag_frames < whole.num_frames]
+    assert [answers[f][0] for f in frames] == batch_labels[frames].tolist()
+    assert np.allclose(np.stack([answers[f][1] for f in frames]), batch_beliefs[frames],
+                       atol=1e-4)
+    cut = whole.num_frames // 2
+    short = _truncated_table(workcell_table, "test", video, cut, tmp_path / "short")
+    prefix = step_features(package, short, "test", [video], head.windows_s,
+                           head.step_s)[video]
+    # The frames the cut video has answered (the last ones wait for frames it lacks).
+    answered = int(prefix.steps[prefix.steps + stream.lag_frames < cut][-1]) + stream.step
+    assert answered > cut // 2
+    assert (head.online_timeline(prefix)[0][:answered] == batch_labels[:answered]).all()
+    with pytest.raises(ValueError, match="one frame"):
+        stream.push(rows.slice(0, 2))
+
+
+def test_a_passer_by_does_not_change_the_subjects_timeline(head_package, workcell_table,
+                                                           tmp_path):
+    folder, _ = head_package
+    package, head = load_package(folder), load_timeline_head(folder)
+    found = None
+    for split in ("test", "val", "train"):
+        videos = untrimmed_videos(workcell_table, split)
+        alone, crowded = subject_only_copy(workcell_table, split, videos,
+                                           tmp_path / f"alone_{split}")
+        if crowded:
+            found = split, crowded[0], alone
+            break
+    assert found, "the tiny table has no untrimmed video with a second person"
+    split, video, alone = found
+    with_others = step_features(package, workcell_table, split, [video], head.windows_s,
+                                head.step_s)[video]
+    without = step_features(package, alone, split, [video], head.windows_s,
+                            head.step_s)[video]
+    assert (head.offline_timeline(with_others)[0] == head.offline_timeline(without)[0]).all()
+    assert (head.online_timeline(with_others)[0] == head.online_timeline(without)[0]).all()
+
+
+def test_a_package_without_a_head_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="jobs.train_timeline"):
+        load_timeline_head(tmp_path)
