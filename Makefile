@@ -8,7 +8,8 @@ WORKERS ?= 1
 # The demo trains a short schedule (about 20 minutes in all on 2 CPU cores); the benchmark
 # (benchmarks/workcell_accuracy.py) trains the config's full schedule.
 DEMO_EPOCHS ?= 8
-# ... and its timeline head a short schedule too (the shipped head: the config's 60 epochs).
+# ... and its timeline head a short schedule too, without augmented feature copies (the
+# shipped head: the config's 60 epochs and one augmented copy).
 DEMO_TIMELINE_EPOCHS ?= 20
 # A rendered test video (operator 5 is in the test split of seed 0) for the raw-video chain.
 DEMO_VIDEO ?= op05_seq000
@@ -27,7 +28,7 @@ demo: env
 	$(PY) -m jobs.train --config $(CONFIG) --table $(DATA)/features --work-dir $(OUT) \
 		--num-workers $(WORKERS) --overwrite --cfg-options train_cfg.max_epochs=$(DEMO_EPOCHS)
 	$(PY) -m jobs.train_timeline --package $(OUT)/package --table $(DATA)/features \
-		--cfg-options train_cfg.epochs=$(DEMO_TIMELINE_EPOCHS)
+		--cfg-options train_cfg.epochs=$(DEMO_TIMELINE_EPOCHS) features.augmented_copies=0
 	$(PY) -m jobs.evaluate --package $(OUT)/package --table $(DATA)/features \
 		--out $(OUT)/eval --frozen-test-set benchmarks/workcell_test_set.json
 	$(PY) -m jobs.infer --video $(DATA)/videos/$(DEMO_VIDEO).mp4 --package $(OUT)/package \

@@ -158,19 +158,20 @@ def main(argv: list[str] | None = None) -> int:
     rows += decoder_rows(val, test, [v.probs for v in val], [v.probs for v in test], head.cfg,
                          background, "recognizer per step")
     for mode, net in (("offline", head.offline), ("online", head.online)):
-        kind = "MS-TCN" if mode == "offline" else "causal MS-TCN"
+        kind = "MS-TCN" if mode == "offline" else f"causal MS-TCN (lag {head.lag_steps} steps)"
         scores = [step_probs(net, v.features) for v in test]
         if mode == "offline":
             rows.append({"mode": mode, "method": f"{kind}, argmax",
                          **offline_figures(test, scores, 0.0, background)})
         else:
             rows.append({"mode": mode, "method": f"{kind}, argmax",
-                         **online_figures(test, scores, None, background)})
+                         **online_figures(test, scores, None, background, head.lag_steps)})
     shipped = {
         "offline": offline_figures(test, [step_probs(head.offline, v.features) for v in test],
                                    head.cfg.decoder.offline.switch_penalty, background),
         "online": online_figures(test, [step_probs(head.online, v.features) for v in test],
-                                 head.cfg.decoder.online.switch_prob, background)}
+                                 head.cfg.decoder.online.switch_prob, background,
+                                 head.lag_steps)}
     results = {
         "offline": {**shipped["offline"], "method": "MS-TCN + Viterbi (switch penalty "
                     f"{head.cfg.decoder.offline.switch_penalty}, chosen on val)"},

@@ -59,9 +59,18 @@ def train_timeline(package_dir: str | Path, table: str | Path, *, config: str = 
                                  cache_dir)
             for split in ("train", "val")}
     train, val = list(data["train"].values()), list(data["val"].values())
+    train_videos = len(train)
+    # Augmented copies of the training videos' features: the recognizer's features of its own
+    # training videos are cleaner than of unseen ones, and the copies make them less so.
+    for seed in range(1, feats.get("augmented_copies", 0) + 1):
+        train += list(step_features(package, table, "train",
+                                    training_videos(table, "train", feats["videos"]),
+                                    feats["windows_s"], feats["step_s"], feats["batch_size"],
+                                    cache_dir, augment_seed=seed).values())
     in_channels = train[0].features.shape[1]
     metrics = {"package": str(package_dir), "table": str(table), "config": config,
-               "train_videos": len(train), "val_videos": len(val),
+               "train_videos": train_videos, "val_videos": len(val),
+               "augmented_copies": feats.get("augmented_copies", 0),
                "train_steps": sum(len(v.steps) for v in train)}
     states = {}
     # The online model names step k - lag at step k (see TimelineHead.lag_steps).
@@ -102,7 +111,8 @@ def train_timeline(package_dir: str | Path, table: str | Path, *, config: str = 
 def report_markdown(metrics: dict) -> str:
     lines = [f"# Timeline head of {metrics['package']}", "",
              f"Trained on {metrics['train_videos']} untrimmed training videos "
-             f"({metrics['train_steps']} steps) in {metrics['train_minutes']:.1f} min; every "
+             f"(+ {metrics['augmented_copies']} augmented copies; {metrics['train_steps']} "
+             f"steps) in {metrics['train_minutes']:.1f} min; every "
              f"figure below is on the {metrics['val_videos']} untrimmed validation videos.", "",
              "| mode | epoch | decoder | frame acc. | edit | F1@10 | F1@25 | F1@50 "
              "| median delay |",

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from model.evaluation.metrics import classification_metrics, timeline_accuracy
+from model.evaluation.metrics import classification_metrics
 
 CLASSES = ["a", "b", "c", "d", "e", "f"]
 
@@ -48,9 +48,3 @@ def test_top5_counts_the_true_class_among_the_five_best():
     scores = np.tile(np.linspace(1.0, 0.5, 6), (2, 1))   # class 0 best ... class 5 worst
     m = classification_metrics(np.array([4, 5]), scores, CLASSES)
     assert m["top1"] == 0.0 and m["top5"] == 0.5
-
-
-def test_timeline_accuracy_ignores_unlabelled_frames():
-    labels = np.array([-1, 0, 0, 1, 1, -1])
-    predictions = np.array([3, 0, 1, 1, 1, 3])
-    assert timeline_accuracy(labels, predictions) == {"frames": 4, "frame_accuracy": 0.75}

@@ -95,6 +95,13 @@ def test_background_choice_matters():
     assert edit_score(truth, pred, BG) == 100.0
 
 
+def test_unlabelled_frames_are_not_scored():
+    truth, pred = [-1, -1, 1, 1, 2, 2], [3, 3, 1, 1, 2, 1]
+    m = segmentation_metrics([truth], [pred])
+    assert m["frames"] == 4 and m["frame_accuracy"] == pytest.approx(3 / 4)
+    assert segments(truth) == [(1, 2, 4), (2, 4, 6)]
+
+
 def test_mismatched_lengths_are_refused():
     with pytest.raises(ValueError, match="predictions"):
         segmentation_metrics([[1, 2]], [[1, 2], [1]])
@@ -111,8 +118,8 @@ def test_detection_delays_and_misses():
     assert summary["median_delay_frames"] == 2 and summary["median_delay_s"] == 0.2
     assert summary["p90_delay_frames"] is None       # the 90th percentile is a miss
     assert delay_summary([1, 3, 5], fps=1)["median_delay_s"] == 3
-    # An answer reported 4 frames after its frame is 4 frames later.
-    assert detection_delays(truth, online, BG, report_lag=4) == [6, None]
+    # Answers reported 4 frames after their frame come 4 frames later.
+    assert detection_delays(truth, online, BG, report_times=np.arange(10) + 4) == [6, None]
 
 
 def test_lagged_online_labels_name_the_step_lag_before():

@@ -1,4 +1,5 @@
-"""Classification metrics of clip predictions and of action timelines, from scikit-learn."""
+"""Classification metrics of clip predictions, from scikit-learn (action timelines:
+``model.evaluation.segmentation``)."""
 
 from __future__ import annotations
 
@@ -49,12 +50,3 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray,
         "confusion_matrix": confusion.tolist(),
     }
 
-
-def timeline_accuracy(frame_labels: np.ndarray, frame_predictions: np.ndarray) -> dict:
-    """Frame-level accuracy of an action timeline over the labelled frames (label >= 0)."""
-    labelled = frame_labels >= 0
-    if not labelled.any():
-        return {"frames": 0, "frame_accuracy": float("nan")}
-    return {"frames": int(labelled.sum()),
-            "frame_accuracy": float(accuracy_score(frame_labels[labelled],
-                                                   frame_predictions[labelled]))}

@@ -19,7 +19,8 @@ IOU_THRESHOLDS = (0.10, 0.25, 0.50)
 
 
 def segments(labels: Sequence[int], background: Sequence[int] = ()) -> list[tuple[int, int, int]]:
-    """(label, start, end exclusive) of the runs of ``labels``, background runs left out."""
+    """(label, start, end exclusive) of the runs of ``labels``, background runs and
+    unlabelled (negative) runs left out."""
     labels = np.asarray(labels)
     if len(labels) == 0:
         return []
@@ -27,7 +28,7 @@ def segments(labels: Sequence[int], background: Sequence[int] = ()) -> list[tupl
     bounds = np.concatenate([[0], edges, [len(labels)]])
     return [(int(labels[s]), int(s), int(e)) for s, e in zip(bounds[:-1], bounds[1:],
                                                               strict=True)
-            if int(labels[s]) not in background]
+            if int(labels[s]) not in background and labels[s] >= 0]
 
 
 def _levenshtein(a: list[int], b: list[int]) -> int:
@@ -81,16 +82,18 @@ def f1_from_hits(tp: int, fp: int, fn: int) -> float:
 def segmentation_metrics(truths: Sequence[Sequence[int]], predictions: Sequence[Sequence[int]],
                          background: Sequence[int] = (),
                          ious: Sequence[float] = IOU_THRESHOLDS) -> dict:
-    """Frame accuracy (0-1, over every frame of every video), edit (0-100, mean over videos)
-    and ``f1_<10 x iou>`` (0-100, hits summed over videos), e.g. ``f1_50``."""
+    """Frame accuracy (0-1, over every labelled frame of every video: a negative true label
+    is unlabelled), edit (0-100, mean over videos) and ``f1_<10 x iou>`` (0-100, hits summed
+    over videos), e.g. ``f1_50``."""
     if len(truths) != len(predictions):
         raise ValueError(f"{len(truths)} true timelines but {len(predictions)} predictions")
     frames = correct = 0
     for t, p in zip(truths, predictions, strict=True):
         if len(t) != len(p):
             raise ValueError(f"a timeline of {len(t)} frames got {len(p)} predictions")
-        frames += len(t)
-        correct += int((np.asarray(t) == np.asarray(p)).sum())
+        labelled = np.asarray(t) >= 0
+        frames += int(labelled.sum())
+        correct += int((np.asarray(t) == np.asarray(p))[labelled].sum())
     result = {"videos": len(truths), "frames": frames,
               "frame_accuracy": correct / frames if frames else float("nan"),
               "edit": float(np.mean([edit_score(t, p, background)
@@ -104,15 +107,18 @@ def segmentation_metrics(truths: Sequence[Sequence[int]], predictions: Sequence[
 
 
 def detection_delays(truth: Sequence[int], prediction: Sequence[int],
-                     background: Sequence[int] = (), report_lag: int = 0) -> list[int | None]:
+                     background: Sequence[int] = (),
+                     report_times: Sequence[int] | None = None) -> list[int | None]:
     """Per true (non-background) segment: frames from its start until the online timeline
-    ``prediction`` first names its label for a frame inside it, that frame's label being
-    reported ``report_lag`` frames after the frame; None when it never does (missed)."""
+    ``prediction`` first names its label for a frame inside it; None when it never does
+    (missed). ``report_times``: the frame at which each frame's label was reported (default:
+    at the frame itself, an online timeline without lag)."""
     prediction = np.asarray(prediction)
+    times = np.arange(len(prediction)) if report_times is None else np.asarray(report_times)
     delays = []
     for label, start, end in segments(truth, background):
         right = np.flatnonzero(prediction[start:end] == label)
-        delays.append(int(right[0]) + report_lag if len(right) else None)
+        delays.append(int(times[start + right[0]]) - start if len(right) else None)
     return delays
 
 

@@ -15,6 +15,7 @@ from model.datasets.feature_table import read_feature_table, tensor_column
 from model.evaluation.segmentation import delay_summary, detection_delays, segmentation_metrics
 from model.inference.package import ModelPackage
 from model.inference.step_cache import step_features
+from model.inference.step_features import report_times
 from model.inference.timeline import summed_frame_scores
 from model.inference.timeline_head import TimelineHead
 
@@ -76,8 +77,9 @@ def head_timelines(head: TimelineHead, package: ModelPackage, table: str | Path,
     for mode in ("offline", "online"):
         summary[mode] = segmentation_metrics(truths, [t[mode] for t in timelines.values()],
                                              background)
-    delays = [d for t in timelines.values()
-              for d in detection_delays(t["labels"], t["online"], background)]
+    delays = [d for v, t in timelines.items()
+              for d in detection_delays(t["labels"], t["online"], background,
+                                        report_times(feats[v], head.lag_steps))]
     summary["online"].update(delay_summary(delays, next(iter(feats.values())).fps))
     return summary, timelines
 

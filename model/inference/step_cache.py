@@ -23,10 +23,11 @@ from model.inference.step_features import (
 
 
 def cache_key(weights: Path, split_checksum: str, window_s: float, step_s: float,
-              videos: list[str]) -> str:
+              videos: list[str], augment_seed: int | None = None) -> str:
     digest = hashlib.sha256(weights.read_bytes())
     digest.update(json.dumps([FEATURE_RECIPE, split_checksum, window_s, step_s,
-                              sorted(videos)]).encode())
+                              sorted(videos)] + ([] if augment_seed is None else
+                                                 ["augmented", augment_seed])).encode())
     return digest.hexdigest()[:20]
 
 
@@ -54,26 +55,28 @@ def save(folder: Path, key: str, features: dict[str, StepFeatures]) -> Path:
 
 def step_features(package: ModelPackage, table: str | Path, split: str, videos: list[str],
                   windows_s: Sequence[float], step_s: float, batch_size: int = 64,
-                  cache_dir: str | Path | None = None) -> dict[str, StepFeatures]:
+                  cache_dir: str | Path | None = None,
+                  augment_seed: int | None = None) -> dict[str, StepFeatures]:
     """Per-step features of several window lengths, concatenated (``merge_windows``)."""
     return merge_windows([_one_window(package, table, split, videos, w, step_s, batch_size,
-                                      cache_dir) for w in windows_s])
+                                      cache_dir, augment_seed) for w in windows_s])
 
 
 def _one_window(package: ModelPackage, table: str | Path, split: str, videos: list[str],
                 window_s: float, step_s: float, batch_size: int,
-                cache_dir: str | Path | None) -> dict[str, StepFeatures]:
+                cache_dir: str | Path | None, augment_seed: int | None) -> dict[str, StepFeatures]:
     """``video_step_features`` with a progress bar, read from / written to ``cache_dir``."""
     key = None
     if cache_dir is not None:
         key = cache_key(package.folder / WEIGHTS, content_checksum(table, split), window_s,
-                        step_s, videos)
+                        step_s, videos, augment_seed)
         cached = load(Path(cache_dir), key)
         if cached is not None:
             return cached
-    with tqdm(desc=f"{split} step windows of {window_s} s", unit="window") as bar:
+    what = "" if augment_seed is None else f", augmented (seed {augment_seed})"
+    with tqdm(desc=f"{split} step windows of {window_s} s{what}", unit="window") as bar:
         features = video_step_features(package, table, split, videos, window_s, step_s,
-                                       batch_size, bar.update)
+                                       batch_size, bar.update, augment_seed)
     if key is not None:
         save(Path(cache_dir), key, features)
     return features

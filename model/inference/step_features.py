@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow.compute as pc
 import torch
 from mmengine.config import Config
+from mmengine.runner import set_random_seed
 
 from model.builders import build_dataloader, build_dataset, load_config, pipeline_step
 from model.datasets.feature_table import read_feature_table
@@ -50,11 +51,14 @@ class StepFeatures:
         return self.labels[self.steps]
 
 
-def step_pipeline(cfg: Config) -> list[dict]:
+def step_pipeline(cfg: Config, augmented: bool = False) -> list[dict]:
     """The package's test pipeline with ``CausalSampleFrames`` in place of its sampler: one
     clip per window (five would cost five times as much per step), in time order with the
-    newest frame last."""
-    pipeline = copy.deepcopy(cfg.test_pipeline)
+    newest frame last. ``augmented``: its training pipeline instead (random flips, affine,
+    keypoint noise, joint and object dropout per window) without the speed jitter, which
+    would move the window's end."""
+    source = cfg.train_pipeline if augmented else cfg.test_pipeline
+    pipeline = [step for step in copy.deepcopy(source) if step["type"] != "TemporalSpeedJitter"]
     sampler = pipeline_step(pipeline, "UniformSampleFrames")
     pipeline[pipeline.index(sampler)] = dict(type="CausalSampleFrames",
                                              clip_len=sampler["clip_len"])
@@ -97,12 +101,17 @@ def frame_labels(table: str | Path, split: str,
 
 def video_step_features(package: ModelPackage, table: str | Path, split: str,
                         videos: list[str], window_s: float, step_s: float,
-                        batch_size: int = 64, progress=None) -> dict[str, StepFeatures]:
-    """Step features of ``videos`` of ``split`` (``progress`` is called with windows done)."""
+                        batch_size: int = 64, progress=None,
+                        augment_seed: int | None = None) -> dict[str, StepFeatures]:
+    """Step features of ``videos`` of ``split`` (``progress`` is called with windows done);
+    with ``augment_seed``, of windows augmented by the training pipeline (seeded)."""
     cfg = load_config(package.folder / "config.py", table=table)
-    cfg.test_pipeline = step_pipeline(cfg)
-    dataset = build_dataset(cfg, split, "test_pipeline", mode="causal", window_s=window_s,
+    pipeline = "test_pipeline" if augment_seed is None else "train_pipeline"
+    cfg[pipeline] = step_pipeline(cfg, augmented=augment_seed is not None)
+    dataset = build_dataset(cfg, split, pipeline, mode="causal", window_s=window_s,
                             stride_s=step_s, video_ids=videos)
+    if augment_seed is not None:
+        set_random_seed(augment_seed)
     feats, probs, ends, ids = [], [], [], []
     for data in build_dataloader(dataset, batch_size, shuffle=False, seed=0):
         f, p = embed(package.model, data)
@@ -137,3 +146,11 @@ def to_frames(step_values: np.ndarray, steps: np.ndarray, num_frames: int) -> np
     if index.min() < 0:
         raise ValueError(f"frames before the first step {steps[0]} have no value")
     return step_values[index]
+
+
+def report_times(video: StepFeatures, lag: int) -> np.ndarray:
+    """Per frame, the frame at which the online mode gives its answer: the step ``lag``
+    steps after the frame's own step (the last step for the end of the video)."""
+    answered_at = video.steps[np.minimum(np.arange(len(video.steps)) + lag,
+                                         len(video.steps) - 1)]
+    return to_frames(answered_at, video.steps, video.num_frames)

@@ -16,7 +16,7 @@ from mmengine.runner import set_random_seed
 
 from model.evaluation.segmentation import delay_summary, detection_delays, segmentation_metrics
 from model.inference.decoding import lagged_online_labels, viterbi
-from model.inference.step_features import StepFeatures, to_frames
+from model.inference.step_features import StepFeatures, report_times, to_frames
 from model.inference.timeline_head import step_probs
 from model.networks.ms_tcn import segmentation_loss
 
@@ -104,17 +104,17 @@ def online_figures(videos: Sequence[StepFeatures], step_scores: Sequence[np.ndar
                    switch_prob: float | None, background: Sequence[int],
                    lag: int = 0) -> dict:
     """Segmentation metrics and detection delays of forward-filtered (causal) step scores
-    whose step k names step k - ``lag``; a frame's label is reported ``lag`` steps after it,
-    which the detection delays include."""
+    whose step k names step k - ``lag``; the delays count from a true start to the step at
+    which the answer naming the action was given (``report_times``)."""
     preds = [to_frames(lagged_online_labels(p, switch_prob, lag)[0], v.steps, v.num_frames)
              for v, p in zip(videos, step_scores, strict=True)]
     figures = segmentation_metrics([v.labels for v in videos], preds, background)
-    lag_frames = lag * videos[0].step_frames
     delays = [d for v, p in zip(videos, preds, strict=True)
-              for d in detection_delays(v.labels, p, background, report_lag=lag_frames)]
+              for d in detection_delays(v.labels, p, background, report_times(v, lag))]
     figures.update(delay_summary(delays, videos[0].fps), lag_steps=lag,
-                   lag_s=lag_frames / videos[0].fps)
+                   lag_s=lag * videos[0].step_frames / videos[0].fps)
     return figures
+
 
 
 def offline_rank(figures: dict) -> float:
