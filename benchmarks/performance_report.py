@@ -92,7 +92,7 @@ def workcell_section() -> list[str]:
         "training), then `python -m benchmarks.performance_report`.", "",
         *_test_set_lines(accuracy),
         "| model | top-1 | top-5 | macro precision | macro recall | macro F1 | timeline frame "
-        "acc. | test windows | train clips/s (median epoch) |",
+        "acc. (summed windows, no head) | test windows | train clips/s (median epoch) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     order = [k for k in NAMES if k in accuracy]

@@ -29,7 +29,12 @@ from model.device import local_device
 from model.evaluation.timeline import untrimmed_videos
 from model.inference.package import load_package
 from model.inference.step_cache import step_features
-from model.inference.timeline_head import build_tcn, step_probs, write_timeline_head
+from model.inference.timeline_head import (
+    TIMELINE_DIR,
+    build_tcn,
+    step_probs,
+    write_timeline_head,
+)
 from model.training.timeline import choose_offline, choose_online, train_tcn
 
 DEFAULT_CONFIG = "model/configs/timeline/mstcn.py"
@@ -151,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(report_markdown(metrics))
-    print(f"timeline head: {Path(args.package) / 'timeline'}")
+    print(f"timeline head: {Path(args.package) / TIMELINE_DIR}")
     return 0
 
 
