@@ -88,10 +88,10 @@ def decoder_rows(val, test, val_scores, test_scores, head_cfg, background, name)
     ]
 
 
-def summed_windows_row(package_dir, table, videos, background, batch_size) -> dict:
-    members = {"model": load_package(package_dir, local_device())}
+def summed_windows_row(package, table, videos, background, batch_size) -> dict:
     with tqdm(desc="summed windows", unit="window") as bar:
-        scores, _, metas = predict_members(members, table, "test", batch_size, bar.update,
+        scores, _, metas = predict_members({"model": package}, table, "test", batch_size,
+                                           bar.update,
                                            mode="sliding", window_s=SUMMED_WINDOW_S,
                                            stride_s=SUMMED_STRIDE_S, video_ids=videos)
     summary, _ = frame_timelines(table, "test", videos, scores["model"], metas,
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     videos = list(data["test"])
     rows = [{"mode": "both", "method": "trivial: the majority frame class of the training "
              "videos everywhere", **majority_row(args.table, videos, data["test"], background)},
-            summed_windows_row(args.package, args.table, videos, background, args.batch_size)]
+            summed_windows_row(package, args.table, videos, background, args.batch_size)]
     rows += decoder_rows(val, test, [v.probs for v in val], [v.probs for v in test], head.cfg,
                          background, "recognizer per step")
     for mode, net in (("offline", head.offline), ("online", head.online)):

@@ -33,10 +33,12 @@ from jobs.cli import write_report
 from jobs.evaluate import load_members, package_classes
 from jobs.extract import extract, load_config
 from model.datasets.annotation import DatasetSpec
-from model.datasets.feature_table import tensor_column
+from model.datasets.feature_table import tensor_column, write_split_file
 from model.datasets.video_manifest import VideoInput
+from model.device import local_device
 from model.inference.annotated_video import write_annotated_video
 from model.inference.ensemble import combine, predict_members
+from model.inference.package import load_package
 from model.inference.step_cache import step_features
 from model.inference.timeline import frame_segments, label_segments, summed_frame_scores
 from model.inference.timeline_head import has_timeline_head, load_timeline_head
@@ -76,9 +78,8 @@ def head_segments(package: Path, people: Path, names: dict[int, str], tracks: di
     """Per track: the segments of the timeline head's offline (or online) timeline while the
     person is seen."""
     head = load_timeline_head(package)
-    members, _ = load_members(package)
-    feats = step_features(members["model"], people, _SPLIT, list(names.values()),
-                          head.windows_s, head.step_s, batch_size)
+    feats = step_features(load_package(package, local_device()), people, _SPLIT,
+                          list(names.values()), head.windows_s, head.step_s, batch_size)
     out = {}
     for tid, name in names.items():
         labels, probs = (head.online_timeline if online else head.offline_timeline)(feats[name])
@@ -136,9 +137,8 @@ def infer(video: Path, package: Path, out: Path, *, extraction_config: str,
     persons = []
     if tracks:
         people = out / "persons"
-        (people / f"split={_SPLIT}").mkdir(parents=True, exist_ok=True)
-        pq.write_table(per_person_table(table, video_id, list(tracks)),
-                       people / f"split={_SPLIT}" / "persons.parquet")
+        write_split_file(people, _SPLIT, "persons.parquet",
+                         per_person_table(table, video_id, list(tracks)))
         names = {tid: f"{video_id}@{tid}" for tid in tracks}
         segments = (head_segments(package, people, names, tracks, actions, online, batch_size)
                     if with_head else

@@ -8,13 +8,12 @@ import shutil
 
 import numpy as np
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import pytest
 from mmaction.datasets.transforms import UniformSampleFrames
 
 from jobs import evaluate, train_timeline
 from model.builders import build_dataset, load_config
-from model.datasets.feature_table import read_feature_table
+from model.datasets.feature_table import read_feature_table, write_split_file
 from model.evaluation.timeline import subject_only_copy, untrimmed_videos
 from model.inference.online import OnlineTimeline
 from model.inference.package import load_package
@@ -109,8 +108,7 @@ def _truncated_table(table, split, video, frames, out):
     rows, _ = read_feature_table(table, splits=[split])
     rows = rows.filter(pc.equal(rows.column("video_id"), video))
     rows = rows.filter(pc.less(rows.column("frame_index"), frames))
-    (out / f"split={split}").mkdir(parents=True)
-    pq.write_table(rows.drop_columns(["split"]), out / f"split={split}" / "rows.parquet")
+    write_split_file(out, split, "rows.parquet", rows)
     return out
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 
 SCHEMA_VERSION = 1
 NUM_KEYPOINTS = 17
@@ -149,6 +150,18 @@ def read_feature_table(root: str | Path, splits: list[str] | None = None,
     if columns is not None:
         table = table.select(list(columns))
     return table, info
+
+
+def write_split_file(root: str | Path, split: str, name: str, rows: pa.Table) -> Path:
+    """Write ``rows`` as the file ``name`` of ``split`` of the table at ``root``. The split is
+    the folder name (Hive layout), so the ``split`` column of rows read from a table is left
+    out of the file."""
+    folder = Path(root) / f"split={split}"
+    folder.mkdir(parents=True, exist_ok=True)
+    if "split" in rows.column_names:
+        rows = rows.drop_columns(["split"])
+    pq.write_table(rows, folder / name)
+    return folder / name
 
 
 def tensor_column(table: pa.Table, name: str) -> np.ndarray:

@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from mmengine.config import Config
 
-from model.datasets.feature_table import read_feature_table, tensor_column
+from model.datasets.feature_table import read_feature_table, tensor_column, write_split_file
 from model.evaluation.segmentation import delay_summary, detection_delays, segmentation_metrics
 from model.inference.package import ModelPackage
 from model.inference.step_cache import step_features
@@ -115,6 +114,5 @@ def subject_only_copy(table: str | Path, split: str, videos: list[str],
     i = rows.schema.get_field_index("num_persons")
     rows = rows.set_column(i, rows.schema.field(i),
                            pa.array((columns["person_track_ids"] >= 0).sum(1).astype(np.int16)))
-    (out / f"split={split}").mkdir(parents=True)
-    pq.write_table(rows.drop_columns(["split"]), out / f"split={split}" / "rows.parquet")
+    write_split_file(out, split, "rows.parquet", rows)
     return out, crowded

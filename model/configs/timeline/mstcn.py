@@ -18,9 +18,9 @@ background = ['idle']
 # in_channels and num_classes are filled from the recognizer package when training.
 offline_model = dict(type='MultiStageTCN', num_stages=2, num_layers=8, channels=64,
                      dropout=0.3, input_dropout=0.3, feature_noise=0.3, causal=False)
-# 6 layers per stage: a receptive field of 253 steps (33 s), the buffer a stream keeps.
-online_model = dict(type='MultiStageTCN', num_stages=2, num_layers=6, channels=64,
-                    dropout=0.3, input_dropout=0.3, feature_noise=0.3, causal=True)
+# The same network, causal, 6 layers per stage: a receptive field of 253 steps (33 s), the
+# buffer a stream keeps.
+online_model = dict(offline_model, num_layers=6, causal=True)
 
 # Whole videos per batch; the epoch with the best validation frame accuracy is kept.
 train_cfg = dict(epochs=60, batch_videos=8, lr=1e-3, weight_decay=1e-4, smooth_weight=0.15,
