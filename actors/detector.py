@@ -15,7 +15,13 @@ import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 
-from actors.openmmlab_models import ModelChoice, load_detector, set_inference_threads
+from actors.openmmlab_models import (
+    ModelChoice,
+    example_frame,
+    load_detector,
+    run_network_with_onnx,
+    set_inference_threads,
+)
 from model.device import local_device
 
 logger = logging.getLogger(__name__)
@@ -98,9 +104,18 @@ class DetectorStage:
     def __init__(self, choice: ModelChoice, object_classes: tuple[str, ...],
                  class_map: dict[str, str], score_thr: float, min_box_px: float,
                  max_persons: int, max_objects: int, unmapped_classes: str = "drop",
-                 num_cpus: float = 1.0):
+                 num_cpus: float = 1.0, backend: str = "torch"):
         set_inference_threads(num_cpus)
         self.model, self.pipeline, detector_classes = load_detector(choice, local_device())
+        if backend == "onnx":
+            # An example frame of the rendered videos' size; other sizes run too (dynamic
+            # axes), the export is checked on this one.
+            with DefaultScope.overwrite_default_scope("mmdet"):
+                data = self.model.data_preprocessor(pseudo_collate(
+                    [self.pipeline(dict(img=example_frame(), img_id=0))]))
+            run_network_with_onnx(self.model, "detector", data["inputs"], int(num_cpus))
+        elif backend != "torch":
+            raise ValueError(f"detector.backend must be 'torch' or 'onnx', got {backend!r}")
         self.targets, notes = class_targets(detector_classes, object_classes, class_map,
                                             unmapped_classes)
         for note in notes:

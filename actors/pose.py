@@ -11,7 +11,13 @@ import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 
-from actors.openmmlab_models import ModelChoice, load_pose_model, set_inference_threads
+from actors.openmmlab_models import (
+    ModelChoice,
+    example_frame,
+    load_pose_model,
+    run_network_with_onnx,
+    set_inference_threads,
+)
 from model.datasets.feature_table import NUM_KEYPOINTS
 from model.device import local_device
 
@@ -21,9 +27,23 @@ class PoseStage:
     ``keypoints`` (B, M, 17, 2) and ``keypoint_scores`` (B, M, 17) in frame pixels, and
     without ``frames`` (no later stage needs pixels)."""
 
-    def __init__(self, choice: ModelChoice, num_cpus: float = 1.0):
+    def __init__(self, choice: ModelChoice, num_cpus: float = 1.0, backend: str = "torch"):
         set_inference_threads(num_cpus)
         self.model, self.pipeline = load_pose_model(choice, local_device())
+        if backend == "onnx":
+            with DefaultScope.overwrite_default_scope("mmpose"):
+                data = self.model.data_preprocessor(pseudo_collate(
+                    [self._sample(example_frame(),
+                                  np.array([100, 50, 200, 300], np.float32))]))
+            run_network_with_onnx(self.model, "pose", data["inputs"], int(num_cpus))
+        elif backend != "torch":
+            raise ValueError(f"pose.backend must be 'torch' or 'onnx', got {backend!r}")
+
+    def _sample(self, frame: np.ndarray, box: np.ndarray) -> dict:
+        info = dict(img=frame, bbox=box[None].astype(np.float32),
+                    bbox_score=np.ones(1, np.float32))
+        info.update(self.model.dataset_meta)
+        return self.pipeline(info)
 
     def estimate(self, frames: np.ndarray, boxes: np.ndarray,
                  counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -34,12 +54,7 @@ class PoseStage:
         if not slots:
             return keypoints, scores
         with DefaultScope.overwrite_default_scope("mmpose"), torch.no_grad():
-            samples = []
-            for t, s in slots:
-                info = dict(img=frames[t], bbox=boxes[t, s][None].astype(np.float32),
-                            bbox_score=np.ones(1, np.float32))
-                info.update(self.model.dataset_meta)
-                samples.append(self.pipeline(info))
+            samples = [self._sample(frames[t], boxes[t, s]) for t, s in slots]
             results = self.model.test_step(pseudo_collate(samples))
         for (t, s), result in zip(slots, results, strict=True):
             keypoints[t, s] = result.pred_instances.keypoints[0]

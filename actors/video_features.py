@@ -66,33 +66,50 @@ def build_tracker(tracker_cfg: dict):
         return MODELS.build(dict(tracker_cfg))
 
 
+class FrameTracker:
+    """MMDetection's tracker fed one frame at a time: the state a track id carries from one
+    frame to the next (a video's frames in order, or a live stream's)."""
+
+    def __init__(self, tracker_cfg: dict):
+        self.tracker = build_tracker(tracker_cfg)
+
+    def update(self, frame_id: int, person_boxes: np.ndarray, person_scores: np.ndarray,
+               object_boxes: np.ndarray, object_scores: np.ndarray,
+               object_classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Track ids of the frame's persons (P,) and objects (O,) (the filled slots only);
+        -1 where the tracker dropped the detection (low score and matching no track)."""
+        from mmdet.structures import DetDataSample
+
+        np_ = len(person_boxes)
+        boxes = np.concatenate([person_boxes, object_boxes]).astype(np.float32)
+        scores = np.concatenate([person_scores, object_scores]).astype(np.float32)
+        # Category 0 is "person", 1 + c object class c.
+        labels = np.concatenate([np.zeros(np_, np.int64),
+                                 1 + np.asarray(object_classes, np.int64)])
+        sample = DetDataSample(metainfo=dict(frame_id=frame_id))
+        sample.pred_instances = InstanceData(bboxes=torch.from_numpy(boxes),
+                                             scores=torch.from_numpy(scores),
+                                             labels=torch.from_numpy(labels))
+        with DefaultScope.overwrite_default_scope("mmdet"):
+            out = self.tracker.track(sample)
+        ids = _ids_of_inputs(boxes, labels, out)
+        return ids[:np_], ids[np_:]
+
+
 def track(frames: dict[str, np.ndarray], tracker_cfg: dict) -> tuple[np.ndarray, np.ndarray]:
     """Track ids (T, M) of the person slots and (T, N) of the object slots; -1 where a slot
     is empty or the tracker dropped the detection (low score and matching no track)."""
-    from mmdet.structures import DetDataSample
-
-    tracker = build_tracker(tracker_cfg)
+    tracker = FrameTracker(tracker_cfg)
     num_frames, m = frames["person_scores"].shape
     n = frames["object_scores"].shape[1]
     person_ids = np.full((num_frames, m), -1, np.int32)
     object_ids = np.full((num_frames, n), -1, np.int32)
     for t in range(num_frames):
         np_, no = int(frames["num_persons"][t]), int(frames["num_objects"][t])
-        boxes = np.concatenate([frames["person_boxes"][t, :np_], frames["object_boxes"][t, :no]])
-        scores = np.concatenate([frames["person_scores"][t, :np_],
-                                 frames["object_scores"][t, :no]])
-        # Category 0 is "person", 1 + c object class c.
-        labels = np.concatenate([np.zeros(np_, np.int64),
-                                 1 + frames["object_classes"][t, :no].astype(np.int64)])
-        sample = DetDataSample(metainfo=dict(frame_id=t))
-        sample.pred_instances = InstanceData(bboxes=torch.from_numpy(boxes),
-                                             scores=torch.from_numpy(scores),
-                                             labels=torch.from_numpy(labels))
-        with DefaultScope.overwrite_default_scope("mmdet"):
-            out = tracker.track(sample)
-        ids = _ids_of_inputs(boxes, labels, out)
-        person_ids[t, :np_] = ids[:np_]
-        object_ids[t, :no] = ids[np_:]
+        person_ids[t, :np_], object_ids[t, :no] = tracker.update(
+            t, frames["person_boxes"][t, :np_], frames["person_scores"][t, :np_],
+            frames["object_boxes"][t, :no], frames["object_scores"][t, :no],
+            frames["object_classes"][t, :no])
     return person_ids, object_ids
 
 
@@ -159,6 +176,31 @@ def _area(boxes: np.ndarray) -> np.ndarray:
         np.clip(boxes[..., 3] - boxes[..., 1], 0, None)
 
 
+def fill_frame(arrays: FrameArrays, t: int, frame: dict[str, np.ndarray],
+               person_ids: np.ndarray, object_ids: np.ndarray) -> None:
+    """Frame ``t`` of ``arrays`` from one frame's detections, poses and track ids (slots as
+    the detector filled them): tracked persons only, the subject (``arrays.subject_track_id``
+    at ``t``) first, then by decreasing box size, as jobs.ingest orders annotated persons;
+    tracked objects by decreasing score."""
+    tracked = np.flatnonzero(person_ids >= 0)
+    order = sorted(tracked, key=lambda s: (person_ids[s] != arrays.subject_track_id[t],
+                                           -_area(frame["person_boxes"][s])))
+    k = len(order)
+    arrays.num_persons[t] = k
+    arrays.person_track_ids[t, :k] = person_ids[order]
+    arrays.person_boxes[t, :k] = frame["person_boxes"][order]
+    arrays.keypoints[t, :k] = frame["keypoints"][order]
+    arrays.keypoint_scores[t, :k] = frame["keypoint_scores"][order]
+    kept = np.flatnonzero(object_ids >= 0)
+    kept = kept[np.argsort(-frame["object_scores"][kept], kind="stable")]
+    k = len(kept)
+    arrays.num_objects[t] = k
+    arrays.object_track_ids[t, :k] = object_ids[kept]
+    arrays.object_classes[t, :k] = frame["object_classes"][kept]
+    arrays.object_boxes[t, :k] = frame["object_boxes"][kept]
+    arrays.object_scores[t, :k] = frame["object_scores"][kept]
+
+
 def video_table(rows: list[dict], video_id: str, fps: float, width: int, height: int,
                 stride: int, spec: DatasetSpec, tracker_cfg: dict, min_iou: float,
                 doc: dict | None, source: dict) -> VideoResult:
@@ -183,24 +225,8 @@ def video_table(rows: list[dict], video_id: str, fps: float, width: int, height:
                                 f"tracked person overlaps the annotated subject (mean IoU "
                                 f"< {min_iou}); the largest person stands in")
     for t in range(num_frames):
-        tracked = np.flatnonzero(person_ids[t] >= 0)
-        # Subject first, then by decreasing box size (as jobs.ingest orders annotated persons).
-        order = sorted(tracked, key=lambda s: (person_ids[t, s] != arrays.subject_track_id[t],
-                                               -_area(frames["person_boxes"][t, s])))
-        k = len(order)
-        arrays.num_persons[t] = k
-        arrays.person_track_ids[t, :k] = person_ids[t, order]
-        arrays.person_boxes[t, :k] = frames["person_boxes"][t, order]
-        arrays.keypoints[t, :k] = frames["keypoints"][t, order]
-        arrays.keypoint_scores[t, :k] = frames["keypoint_scores"][t, order]
-        kept = np.flatnonzero(object_ids[t] >= 0)
-        kept = kept[np.argsort(-frames["object_scores"][t, kept], kind="stable")]
-        k = len(kept)
-        arrays.num_objects[t] = k
-        arrays.object_track_ids[t, :k] = object_ids[t, kept]
-        arrays.object_classes[t, :k] = frames["object_classes"][t, kept]
-        arrays.object_boxes[t, :k] = frames["object_boxes"][t, kept]
-        arrays.object_scores[t, :k] = frames["object_scores"][t, kept]
+        fill_frame(arrays, t, {k: frames[k][t] for k in _PER_FRAME[1:]}, person_ids[t],
+                   object_ids[t])
     table = arrays.to_table(list(spec.action_classes), list(spec.object_classes), source)
     return VideoResult(table, num_frames, float(arrays.num_persons.mean()),
                        float(arrays.num_objects.mean()), segments, found, result_notes)

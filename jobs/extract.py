@@ -317,6 +317,23 @@ def _failure(item: VideoInput, error: str) -> dict:
     return {"video_id": item.video_id, "path": item.path, "error": error}
 
 
+def model_stage_arguments(config: Config, choices: dict[str, ModelChoice],
+                          object_classes: tuple[str, ...], num_cpus: float) -> dict[str, dict]:
+    """Keyword arguments of ``DetectorStage`` and ``PoseStage`` from an extraction config."""
+    return {
+        "detector": dict(choice=choices["detector"], object_classes=tuple(object_classes),
+                         class_map=dict(config.detector.class_map),
+                         score_thr=float(config.detector.score_thr),
+                         min_box_px=float(config.detector.min_box_px),
+                         max_persons=int(config.table.max_persons),
+                         max_objects=int(config.table.max_objects),
+                         unmapped_classes=str(config.detector.unmapped_classes),
+                         num_cpus=num_cpus, backend=str(config.detector.get("backend", "torch"))),
+        "pose": dict(choice=choices["pose"], num_cpus=num_cpus,
+                     backend=str(config.pose.get("backend", "torch"))),
+    }
+
+
 def _process(videos: dict[str, _Video], spec: DatasetSpec, out: Path, config: Config,
              choices: dict[str, ModelChoice], feature_source: dict, report: ExtractReport,
              executor: str, actors: dict, cpus_per_actor: float | None,
@@ -334,19 +351,9 @@ def _process(videos: dict[str, _Video], spec: DatasetSpec, out: Path, config: Co
         resources = {"cpus": cpus_per_actor or float(os.cpu_count() or 1)}
     resize = config.video.resize
     batch_frames = int(config.detector.batch_frames)
-    stages = {
-        "decode": dict(batch_frames=batch_frames,
-                       resize=None if resize is None else tuple(resize)),
-        "detector": dict(choice=choices["detector"], object_classes=spec.object_classes,
-                         class_map=dict(config.detector.class_map),
-                         score_thr=float(config.detector.score_thr),
-                         min_box_px=float(config.detector.min_box_px),
-                         max_persons=int(config.table.max_persons),
-                         max_objects=int(config.table.max_objects),
-                         unmapped_classes=str(config.detector.unmapped_classes),
-                         num_cpus=resources["cpus"]),
-        "pose": dict(choice=choices["pose"], num_cpus=resources["cpus"]),
-    }
+    stages = {"decode": dict(batch_frames=batch_frames,
+                             resize=None if resize is None else tuple(resize)),
+              **model_stage_arguments(config, choices, spec.object_classes, resources["cpus"])}
     pending_shards = defaultdict(int)
     for shard in shards:
         pending_shards[shard["video_id"]] += 1

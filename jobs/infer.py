@@ -38,7 +38,7 @@ from model.datasets.video_manifest import VideoInput
 from model.device import local_device
 from model.inference.annotated_video import write_annotated_video
 from model.inference.ensemble import combine, predict_members
-from model.inference.package import load_package
+from model.inference.package import ModelPackage, load_package
 from model.inference.step_cache import step_features
 from model.inference.timeline import frame_segments, label_segments, summed_frame_scores
 from model.inference.timeline_head import has_timeline_head, load_timeline_head
@@ -74,11 +74,12 @@ def per_person_table(table: pa.Table, video_id: str, tracks: list[int]) -> pa.Ta
 
 
 def head_segments(package: Path, people: Path, names: dict[int, str], tracks: dict,
-                  actions: list[str], online: bool, batch_size: int) -> dict[int, list[dict]]:
+                  actions: list[str], online: bool, batch_size: int,
+                  loaded: ModelPackage | None = None) -> dict[int, list[dict]]:
     """Per track: the segments of the timeline head's offline (or online) timeline while the
-    person is seen."""
+    person is seen (``loaded``: the package already loaded)."""
     head = load_timeline_head(package)
-    feats = step_features(load_package(package, local_device()), people, _SPLIT,
+    feats = step_features(loaded or load_package(package, local_device()), people, _SPLIT,
                           list(names.values()), head.windows_s, head.step_s, batch_size)
     out = {}
     for tid, name in names.items():
@@ -108,6 +109,40 @@ def window_segments(package: Path, people: Path, names: dict[int, str], tracks: 
     return out
 
 
+def person_timelines(table: pa.Table, package: Path, work: Path, *, online: bool = False,
+                     window_s: float = 1.5, stride_s: float = 0.25, min_track_s: float = 0.5,
+                     batch_size: int = 32, loaded: ModelPackage | None = None) -> dict:
+    """The timeline document's fields of one video's feature table (``table``): fps, frames,
+    classes, package, method and the persons with their segments; per-person tables go to
+    ``work``/persons."""
+    video_id = table.column("video_id")[0].as_py()
+    actions, _ = package_classes(package)
+    fps = float(table.column("fps")[0].as_py())
+    tracks = person_tracks(table, max(1, round(min_track_s * fps)))
+    with_head = has_timeline_head(package)
+    if online and not with_head:
+        raise ValueError(f"{package} has no timeline head, which the online mode needs; train "
+                         f"one with python -m jobs.train_timeline --package {package}")
+    method = ("timeline head, " + ("online" if online else "offline")) if with_head \
+        else f"summed sliding windows of {window_s} s every {stride_s} s"
+    persons = []
+    if tracks:
+        people = work / "persons"
+        write_split_file(people, _SPLIT, "persons.parquet",
+                         per_person_table(table, video_id, list(tracks)))
+        names = {tid: f"{video_id}@{tid}" for tid in tracks}
+        segments = (head_segments(package, people, names, tracks, actions, online, batch_size,
+                                  loaded)
+                    if with_head else
+                    window_segments(package, people, names, tracks, actions, table.num_rows,
+                                    window_s, stride_s, batch_size))
+        persons = [{"track_id": tid, "first_frame": first, "last_frame": last,
+                    "frames_seen": seen, "segments": segments[tid]}
+                   for tid, (first, last, seen) in tracks.items()]
+    return {"fps": fps, "frames": table.num_rows, "classes": actions, "package": str(package),
+            "method": method, "persons": persons}
+
+
 def infer(video: Path, package: Path, out: Path, *, extraction_config: str,
           cfg_options: dict | None = None, online: bool = False, window_s: float = 1.5,
           stride_s: float = 0.25, min_track_s: float = 0.5, batch_size: int = 32,
@@ -126,32 +161,12 @@ def infer(video: Path, package: Path, out: Path, *, extraction_config: str,
     if report.failures:
         raise VideoError(report.failures[0]["error"])
     table = pq.read_table(next(features.glob("split=*/*.parquet")))
-    fps = float(table.column("fps")[0].as_py())
-    tracks = person_tracks(table, max(1, round(min_track_s * fps)))
-    with_head = has_timeline_head(package)
-    if online and not with_head:
-        raise ValueError(f"{package} has no timeline head, which the online mode needs; train "
-                         f"one with python -m jobs.train_timeline --package {package}")
-    method = ("timeline head, " + ("online" if online else "offline")) if with_head \
-        else f"summed sliding windows of {window_s} s every {stride_s} s"
-    persons = []
-    if tracks:
-        people = out / "persons"
-        write_split_file(people, _SPLIT, "persons.parquet",
-                         per_person_table(table, video_id, list(tracks)))
-        names = {tid: f"{video_id}@{tid}" for tid in tracks}
-        segments = (head_segments(package, people, names, tracks, actions, online, batch_size)
-                    if with_head else
-                    window_segments(package, people, names, tracks, actions, table.num_rows,
-                                    window_s, stride_s, batch_size))
-        persons = [{"track_id": tid, "first_frame": first, "last_frame": last,
-                    "frames_seen": seen, "segments": segments[tid]}
-                   for tid, (first, last, seen) in tracks.items()]
-    doc = {"video": str(video), "video_id": video_id, "fps": fps, "frames": table.num_rows,
-           "classes": actions, "package": str(package),
-           "models": {**report.models, "recognizer": str(package)},
-           "method": method, "persons": persons}
-    frames = write_annotated_video(video, table, persons, objects, out / "annotated.mp4",
+    doc = {"video": str(video), "video_id": video_id,
+           **person_timelines(table, package, out, online=online, window_s=window_s,
+                              stride_s=stride_s, min_track_s=min_track_s,
+                              batch_size=batch_size),
+           "models": {**report.models, "recognizer": str(package)}}
+    frames = write_annotated_video(video, table, doc["persons"], objects, out / "annotated.mp4",
                                    keypoint_thr)
     doc["annotated_video"] = {"file": str(out / "annotated.mp4"), "frames": frames}
     write_report(out / "timeline", doc, timeline_markdown(doc))

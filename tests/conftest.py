@@ -28,3 +28,16 @@ def workcell_table(tmp_path_factory, ray_local):
     report = ingest_annotations(root / "data", root / "features", workers=2)
     assert report.ok, report.rejected
     return root / "features"
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory):
+    """Rendered videos: one operator per split, one clip per class and one untrimmed sequence
+    each, at the product's 480x360 and 15 fps (another seed than the shipped models were
+    trained on)."""
+    from tests.factories import tiny_config
+    from workcell_synth import generate_dataset
+
+    root = tmp_path_factory.mktemp("rendered") / "data"
+    generate_dataset(root, seed=7, config=tiny_config(train=1, val=1, test=1), workers=2)
+    return root

@@ -30,15 +30,6 @@ WORKCELL = "model/configs/extraction/workcell.py"
 MIN_CORRECT_CLIPS = 2
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    """One operator per split, one clip per class, at the product's 480x360 (another seed than
-    the shipped models were trained on)."""
-    root = tmp_path_factory.mktemp("perception") / "data"
-    generate_dataset(root, seed=7, config=tiny_config(train=1, val=1, test=1), workers=2)
-    return root
-
-
 def _coco(root, split):
     return (json.loads(detection_file(root, split).read_text()),
             json.loads(keypoint_file(root, split).read_text()))

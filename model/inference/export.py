@@ -9,6 +9,8 @@ import onnxruntime
 import torch
 from torch import nn
 
+from model.inference.step_features import check_embeddable, neck_features, readout
+
 
 class ClipScorer(nn.Module):
     """Tensors in, class probabilities out: the recognizer without MMAction2's data samples.
@@ -52,3 +54,19 @@ def export_onnx(recognizer: nn.Module, example: dict[str, torch.Tensor],
         got = session.run(None, {k: t.numpy() for k, t in zip(keys, tensors, strict=True)})[0]
         worst = max(worst, float(np.abs(got - expected).max()))
     return {"onnx_file": Path(path).name, "inputs": list(keys), "max_abs_diff": worst}
+
+
+class StepEmbedder(nn.Module):
+    """Tensors in, (step features, class probabilities) out: ``step_features.embed`` without
+    MMAction2's data samples, for the one-clip windows of the timeline head."""
+
+    def __init__(self, recognizer: nn.Module, input_keys: tuple[str, ...]):
+        super().__init__()
+        check_embeddable(recognizer)
+        self.recognizer = recognizer
+        self.input_keys = input_keys
+
+    def forward(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        inputs = dict(zip(self.input_keys, tensors, strict=True))
+        return readout(neck_features(self.recognizer, inputs), self.recognizer.cls_head.fc)
+

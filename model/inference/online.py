@@ -5,6 +5,10 @@ frames seen so far only: every step it runs the recognizer on the last windows o
 rows it has buffered), the causal MS-TCN on the last receptive field of step features, and
 one update of the forward filter. The answer names the frame ``lag_frames`` before the newest
 (the head's fixed lag), and depends on no frame after the newest.
+
+``push`` does all of it in this process. A server whose recognizer runs elsewhere (the Serve
+graph) splits it: ``add_row`` buffers a frame and returns the recognizer's input samples when a
+step needs them, ``complete`` takes the step's features back.
 """
 
 from __future__ import annotations
@@ -25,13 +29,21 @@ from model.inference.timeline_head import TimelineHead, step_probs
 class OnlineTimeline:
     """Feed rows of the feature table (one frame each, in order, with ``subject_track_id`` the
     person followed) to ``push``; it returns the frame the answer is about, its action and
-    the action's posterior (None, None, None until the first answer)."""
+    the action's posterior (None, None, None until the first answer).
 
-    def __init__(self, package: ModelPackage, head: TimelineHead, fps: float):
+    ``recognize_every``: the recognizer runs at every this-many-th step of the head; the steps
+    in between reuse the last step's features (less compute per frame, coarser in time)."""
+
+    def __init__(self, package: ModelPackage, head: TimelineHead, fps: float,
+                 recognize_every: int = 1):
+        if recognize_every < 1:
+            raise ValueError(f"recognize_every must be a positive number of steps, got "
+                             f"{recognize_every}")
         self.package, self.head = package, head
         self.windows = [seconds_to_frames(w, fps) for w in head.windows_s]
         self.step = seconds_to_frames(head.step_s, fps)
         self.lag_frames = head.lag_steps * self.step
+        self.recognize_every = recognize_every
         dataset = package.cfg.dataset
         self.num_person = dataset.get("num_person", 1)
         self.streams = tuple(dataset.get("streams", STREAMS))
@@ -41,11 +53,13 @@ class OnlineTimeline:
         self.features: deque[np.ndarray] = deque(maxlen=head.online.receptive_field)
         self.filter = head.online_filter()
         self.frames_seen = 0
+        self.steps_seen = 0
+        self.waiting_frame: int | None = None   # the step whose features are awaited
         self.answer: tuple[int | None, int | None, np.ndarray | None] = (None, None, None)
 
-    def _step_feature(self) -> np.ndarray:
-        """The recognizer's features of the windows ending at the newest frame, concatenated
-        in the head's order (as ``merge_windows`` does)."""
+    def _samples(self) -> list[dict]:
+        """The recognizer's input for the windows ending at the newest frame, in the head's
+        order (``merge_windows`` concatenates their features in that order)."""
         video = VideoArrays(pa.concat_tables(self.rows), self.num_person, self.streams)
         end = len(self.rows)
         samples = []
@@ -54,19 +68,56 @@ class OnlineTimeline:
             # What BaseActionDataset.get_data_info adds to every sample of the dataset path.
             sample.update(modality="Pose", start_index=0)
             samples.append(self.pipeline(sample))
-        features, _ = embed(self.package.model, pseudo_collate(samples))
-        return features.reshape(-1)
+        return samples
 
-    def push(self, row: pa.Table) -> tuple[int | None, int | None, np.ndarray | None]:
+    @property
+    def next_is_step(self) -> bool:
+        """Whether the next frame is a step of the head."""
+        return self.frames_seen % self.step == 0
+
+    def add_row(self, row: pa.Table) -> list[dict] | None:
+        """Buffer one frame. At a step that runs the recognizer: its input samples, to embed
+        and hand to ``complete`` before the next step's ``add_row``; otherwise None."""
         if row.num_rows != 1:
-            raise ValueError(f"push takes one frame (one table row), got {row.num_rows}")
+            raise ValueError(f"a timeline takes one frame (one table row) at a time, got "
+                             f"{row.num_rows}")
+        if self.next_is_step and self.waiting_frame is not None:
+            raise RuntimeError(f"step at frame {self.waiting_frame} was not completed")
         self.rows.append(row)
         frame = self.frames_seen
-        if frame % self.step == 0:
-            self.features.append(self._step_feature())
-            probs = step_probs(self.head.online, np.stack(self.features))[-1]
-            label, belief = self.filter.update(probs)
-            if frame >= self.lag_frames:
-                self.answer = (frame - self.lag_frames, label, belief)
         self.frames_seen += 1
+        if frame % self.step:
+            return None
+        self.steps_seen += 1
+        if (self.steps_seen - 1) % self.recognize_every and self.features:
+            self._advance(frame, self.features[-1])
+            return None
+        self.waiting_frame = frame
+        return self._samples()
+
+    def complete(self, features: np.ndarray) -> tuple[int | None, int | None, np.ndarray | None]:
+        """The recognizer's features (one row per window sample) of the awaited step."""
+        if self.waiting_frame is None:
+            raise RuntimeError("no step is waiting for features")
+        frame, self.waiting_frame = self.waiting_frame, None
+        self._advance(frame, np.asarray(features).reshape(-1))
+        return self.answer
+
+    def abandon(self) -> None:
+        """Give up the awaited step (its recognizer run failed): the timeline goes on without
+        it, one step shorter."""
+        self.waiting_frame = None
+
+    def _advance(self, frame: int, feature: np.ndarray) -> None:
+        self.features.append(feature)
+        probs = step_probs(self.head.online, np.stack(self.features))[-1]
+        label, belief = self.filter.update(probs)
+        if frame >= self.lag_frames:
+            self.answer = (frame - self.lag_frames, label, belief)
+
+    def push(self, row: pa.Table) -> tuple[int | None, int | None, np.ndarray | None]:
+        samples = self.add_row(row)
+        if samples is not None:
+            features, _ = embed(self.package.model, pseudo_collate(samples))
+            self.complete(features)
         return self.answer

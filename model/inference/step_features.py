@@ -65,26 +65,39 @@ def step_pipeline(cfg: Config, augmented: bool = False) -> list[dict]:
     return pipeline
 
 
-@torch.no_grad()
-def embed(model: torch.nn.Module, data: dict) -> tuple[np.ndarray, np.ndarray]:
-    """(features (B, 2 C), class probabilities (B, K)) of a collated batch of one-clip
-    windows: the fused features pooled over the window as ``GCNHead`` pools them, then those
-    of the newest temporal position alone (the last frames of the window: what localises a
-    change in time)."""
+def check_embeddable(model: torch.nn.Module) -> None:
     head = getattr(model, "cls_head", None)
     if head is None or not hasattr(head, "fc"):
         raise ValueError(f"{type(model).__name__}: per-step features need a recognizer whose "
                          "head is a GCNHead (one fused feature tensor)")
-    model.eval()
-    batch = model.data_preprocessor(data, False)
-    feats, _ = model.extract_feat(batch["inputs"], stage="neck")
+
+
+def readout(feats: torch.Tensor, fc: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """(features (B, 2 C), class probabilities (B, K)) of the neck's (B, M, C, T, V) fused
+    features: pooled over the window as ``GCNHead`` pools them, then those of the newest
+    temporal position alone (the last frames of the window: what localises a change in
+    time)."""
+    pooled = feats.mean(dim=(3, 4)).mean(dim=1)
+    newest = feats[:, :, :, -1].mean(dim=(1, 3))
+    return torch.cat([pooled, newest], dim=1), torch.softmax(fc(pooled), dim=1)
+
+
+def neck_features(model: torch.nn.Module, inputs: dict) -> torch.Tensor:
+    feats, _ = model.extract_feat(inputs, stage="neck")
     if not isinstance(feats, torch.Tensor) or feats.dim() != 5:
         raise ValueError(f"{type(model).__name__}: per-step features need one (N, M, C, T, V) "
                          "feature tensor from the neck (late-fusion models have none)")
-    pooled = feats.mean(dim=(3, 4)).mean(dim=1)
-    newest = feats[:, :, :, -1].mean(dim=(1, 3))
-    probs = torch.softmax(head.fc(pooled), dim=1)
-    features = torch.cat([pooled, newest], dim=1)
+    return feats
+
+
+@torch.no_grad()
+def embed(model: torch.nn.Module, data: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(features (B, 2 C), class probabilities (B, K)) of a collated batch of one-clip
+    windows (see ``readout``)."""
+    check_embeddable(model)
+    model.eval()
+    batch = model.data_preprocessor(data, False)
+    features, probs = readout(neck_features(model, batch["inputs"]), model.cls_head.fc)
     return features.float().cpu().numpy(), probs.float().cpu().numpy()
 
 

@@ -20,11 +20,15 @@ detector = dict(
     score_thr=0.3,             # detections below this score are dropped before tracking
     min_box_px=2.0,            # boxes narrower or lower than this are dropped
     batch_frames=8,            # frames per inference batch (also the decode batch)
+    # "torch", or "onnx": the network's forward in ONNX Runtime (exported at start, cached),
+    # the test pipeline, NMS and rescaling in MMDetection (single-stage detectors only).
+    backend="torch",
 )
 pose = dict(
     model="rtmpose-t",         # a key of model_zoo.pose_models
     checkpoint=None,
     cfg_options={},
+    backend="torch",           # or "onnx" (as for the detector; decoding stays MMPose's)
 )
 # MMDetection 3's ByteTrack (mmdet.models.trackers.ByteTracker) with its model-zoo settings;
 # it matches persons and objects by category, so one tracker serves both.

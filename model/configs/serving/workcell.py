@@ -1,0 +1,70 @@
+# The Serve graph of the shipped workcell models (serve/config.yaml names this file):
+# detector -> pose -> recognizer with its online timeline head, behind one HTTP ingress.
+# Any value can be overridden in the Serve config's `args.cfg_options` (dotted keys).
+
+# Detector, pose model and tracker of an extraction config (jobs.extract's stages are reused).
+extraction_config = "model/configs/extraction/workcell.py"
+# Dotted overrides of that extraction config: here the networks' forward in ONNX Runtime
+# (pre- and post-processing stay MMDetection's and MMPose's); a smaller detector input would
+# be "detector.cfg_options": {"model.test_cfg.score_thr": 0.3, "test_pipeline.1.scale": ...}.
+extraction_options = {"detector.backend": "onnx", "pose.backend": "onnx"}
+# The recognizer package; its timeline/ head gives the online action of each person.
+package = "trained_models/workcell"
+
+stream = dict(
+    fps=15.0,               # frame rate of a stream whose client names none
+    detect_every=3,         # detector on every k-th frame; the frames between track persons
+                            # by the box of their last keypoints and keep the last objects
+    async_detection=True,   # True: a frame does not wait for its detection; the detector runs
+                            # beside the next frames and its answer updates the tracker when
+                            # it arrives (frames meanwhile track by keypoints, as between
+                            # detections); False: every detection frame waits for it
+    async_recognition=True,   # True: a frame does not wait for its step's recognizer run; the
+                              # answer comes from the steps before (one step later), the
+                              # features are handed over before the next step
+    recognize_every=1,      # recognizer on every m-th step of the timeline head (its step is
+                            # step_s of the head: 2 frames at 15 fps); steps between reuse it
+    person_box_padding=1.25,  # box of a person's keypoints, scaled by this (frames between
+                              # detections), as MMPose's top-down models pad boxes
+    keypoint_thr=0.3,       # keypoints below this score do not shape that box
+    forget_track_s=2.0,     # a person unseen this long loses its timeline
+    idle_timeout_s=60.0,    # a stream without a frame this long is evicted
+    max_streams=32,
+)
+limits = dict(
+    max_frame_bytes=4_000_000,     # largest encoded frame (JPEG / PNG) accepted
+    max_clip_bytes=64_000_000,     # largest video clip accepted
+    max_frame_pixels=4096 * 4096,  # decoded frame size limit
+    max_window_frames=600,         # largest window the features endpoint takes
+)
+recognizer = dict(
+    backend="onnx",         # "onnx": the step features' network in ONNX Runtime (exported
+                            # when the replica starts, cached); "torch": PyTorch
+    int8=False,             # ONNX Runtime's dynamic int8 quantization of that network
+    tolerance=1e-3,         # largest relative |ONNX - PyTorch| of the export on an example
+                            # window (int8 needs a looser one, e.g. 0.5; see PERFORMANCE.md)
+)
+# Serve's dynamic batching of requests from several streams (@serve.batch).
+batching = dict(
+    # A zero wait batches what is queued already: a lone stream never waits for company.
+    detector=dict(max_batch_size=4, batch_wait_timeout_s=0.0),
+    pose=dict(max_batch_size=4, batch_wait_timeout_s=0.0),
+    recognizer=dict(max_batch_size=8, batch_wait_timeout_s=0.0),
+)
+# Replicas and the resources each reserves (serve/config.yaml may override these per
+# deployment, as Serve config files do; on a GPU node give the models a fraction, e.g.
+# ray_actor_options=dict(num_cpus=1, num_gpus=0.25): they run on the GPU when Ray assigns
+# one). Stream state lives in the ingress, so it keeps one replica.
+# max_ongoing_requests: at least the largest batch; the ingress holds every open WebSocket.
+deployments = dict(
+    ActionService=dict(num_replicas=1, max_ongoing_requests=256,
+                       ray_actor_options=dict(num_cpus=0.25)),
+    Detector=dict(num_replicas=1, max_ongoing_requests=16,
+                  ray_actor_options=dict(num_cpus=0.5)),
+    PoseEstimator=dict(num_replicas=1, max_ongoing_requests=16,
+                       ray_actor_options=dict(num_cpus=0.5)),
+    Recognizer=dict(num_replicas=1, max_ongoing_requests=16,
+                    ray_actor_options=dict(num_cpus=0.5)),
+)
+# Intra-op threads of PyTorch / ONNX Runtime / OpenCV per model replica.
+threads = dict(detector=1, pose=1, recognizer=1)

@@ -1,0 +1,393 @@
+"""The HTTP API of the Serve graph: one FastAPI ingress over the Detector, PoseEstimator and
+Recognizer deployments (serve/deployments.py), which it calls through ``DeploymentHandle``s.
+
+    serve run serve/config.yaml                  # local: the graph of serve/config.yaml
+    serve run serve.app:build_app config=model/configs/serving/workcell.py
+    serve deploy serve/config.yaml               # on a running cluster (docs/cluster.md)
+
+Endpoints (the OpenAPI schema is at /docs and /openapi.json):
+
+  POST   /streams                        open a stream -> {"stream_id"}
+  POST   /streams/{id}/frames            one JPEG/PNG frame -> actions per tracked person
+  WS     /streams/{id}/ws                binary JPEG/PNG messages -> one JSON answer each
+  DELETE /streams/{id}                   close a stream
+  POST   /clip                           a short video -> its action timeline (jobs.infer)
+  POST   /features                       pose + object features of a window -> class scores
+  GET    /health /ready /classes /versions
+
+Streams live in this (single) ingress replica: its frames are handled in order under the
+stream's lock, an idle stream is evicted, and after a replica restart an unknown stream gets a
+404 that tells the client to open it again (the state is rebuilt from the frames that follow).
+"""
+
+
+import asyncio
+import json
+import logging
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import cv2
+import numpy as np
+from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
+from ray import serve
+from ray.exceptions import RayError
+from ray.serve.handle import DeploymentHandle
+
+import model  # noqa: F401  (the MMAction2 packaging fix precedes any mmaction import)
+from actors.video_decode import DecodeShard, VideoError, plan_shards, probe_video
+from actors.video_features import video_table
+from jobs.evaluate import package_classes
+from model.datasets.annotation import DatasetSpec
+from model.device import local_device
+from model.inference.package import load_package
+from model.inference.timeline_head import TIMELINE_DIR, load_timeline_head
+from serve.deployments import Detector, PoseEstimator, Recognizer
+from serve.features import FeatureWindow, example_window, window_table
+from serve.settings import DEFAULT_CONFIG, ServingSettings, load_settings
+from serve.stream import RequestError, StreamState
+
+IMAGE_TYPES = ("image/jpeg", "image/png")
+logger = logging.getLogger("ray.serve")
+
+app = FastAPI(title="Workcell action recognition",
+              description="Operator actions from camera frames: detector -> pose -> recognizer "
+                          "with an online action timeline per tracked person.")
+
+
+@app.exception_handler(RequestError)
+async def _refused(_: Request, exc: RequestError) -> JSONResponse:
+    return JSONResponse(status_code=exc.status, content={"detail": str(exc)})
+
+
+def decode_image(data: bytes, content_type: str | None, limits: dict) -> np.ndarray:
+    """A BGR frame from an encoded JPEG/PNG body, or a RequestError saying what is wrong."""
+    if content_type is not None and content_type.split(";")[0].strip() not in IMAGE_TYPES:
+        raise RequestError(415, f"frame: content type {content_type!r}; send {IMAGE_TYPES}")
+    if len(data) > int(limits["max_frame_bytes"]):
+        raise RequestError(413, f"frame: {len(data)} bytes, more than the limit of "
+                                f"{limits['max_frame_bytes']}")
+    if not data:
+        raise RequestError(400, "frame: empty body")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise RequestError(400, f"frame: {len(data)} bytes that do not decode as a JPEG or "
+                                "PNG image")
+    if image.shape[0] * image.shape[1] > int(limits["max_frame_pixels"]):
+        raise RequestError(413, f"frame: {image.shape[1]}x{image.shape[0]} pixels, more than "
+                                f"the limit of {limits['max_frame_pixels']}")
+    return image
+
+
+async def read_body(request: Request, limit: int, what: str) -> bytes:
+    """The request body, refused (413) as soon as it exceeds ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestError(413, f"{what}: {declared} bytes, more than the limit of {limit}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise RequestError(413, f"{what}: more than the limit of {limit} bytes")
+    return bytes(body)
+
+
+@serve.deployment(num_replicas=1)
+@serve.ingress(app)
+class ActionService:
+    def __init__(self, settings: ServingSettings, detector: DeploymentHandle,
+                 pose: DeploymentHandle, recognizer: DeploymentHandle):
+        self.settings = settings
+        self.detector, self.pose, self.recognizer = detector, pose, recognizer
+        # The timelines need the package's config and the head; the recognizer itself runs
+        # in its own deployment.
+        self.package = load_package(settings.package, local_device())
+        self.head = load_timeline_head(settings.package)
+        self.streams: dict[str, StreamState] = {}
+        self.evicted: set[str] = set()
+        self.started = time.time()
+
+    # -- streams -------------------------------------------------------------------------
+    def _evict_idle(self) -> None:
+        timeout = float(self.settings.stream["idle_timeout_s"])
+        now = time.monotonic()
+        for sid in [s for s, st in self.streams.items() if now - st.last_active > timeout]:
+            del self.streams[sid]
+            self.evicted.add(sid)
+
+    def _stream(self, stream_id: str) -> StreamState:
+        self._evict_idle()
+        if stream_id in self.streams:
+            return self.streams[stream_id]
+        why = (f"was evicted after {self.settings.stream['idle_timeout_s']} s without a frame"
+               if stream_id in self.evicted else
+               "is unknown (never opened, closed, or the server restarted)")
+        raise RequestError(404, f"stream {stream_id!r} {why}; open it again with POST /streams")
+
+    @app.post("/streams", status_code=201)
+    def open_stream(self, fps: float | None = Query(None, gt=0, le=240,
+                                                    description="frame rate of the camera"),
+                    stream_id: str | None = Query(None, min_length=1, max_length=128,
+                                                  pattern=r"^[A-Za-z0-9._-]+$")) -> dict:
+        """Open a stream; its frames then go to /streams/{stream_id}/frames or its WebSocket."""
+        self._evict_idle()
+        stream_id = stream_id or uuid.uuid4().hex[:12]
+        if stream_id in self.streams:
+            raise RequestError(409, f"stream {stream_id!r} is open already")
+        if len(self.streams) >= int(self.settings.stream["max_streams"]):
+            raise RequestError(429, f"{len(self.streams)} streams are open, the limit "
+                                    f"(stream.max_streams); close one first")
+        fps = float(fps or self.settings.stream["fps"])
+        self.streams[stream_id] = StreamState(stream_id, fps, self.settings, self.package,
+                                              self.head)
+        self.evicted.discard(stream_id)
+        return {"stream_id": stream_id, "fps": fps}
+
+    @app.delete("/streams/{stream_id}")
+    def close_stream(self, stream_id: str) -> dict:
+        state = self._stream(stream_id)
+        del self.streams[stream_id]
+        return {"stream_id": stream_id, "frames": state.next_frame}
+
+    @app.get("/streams")
+    def list_streams(self) -> dict:
+        self._evict_idle()
+        return {"streams": {sid: {"frames": st.next_frame, "persons": len(st.timelines),
+                                  "fps": st.fps} for sid, st in self.streams.items()}}
+
+    async def _detect(self, data: bytes) -> tuple[dict, float, float]:
+        mark = time.perf_counter()
+        detections, compute = await self.detector.detect.remote(data)
+        return detections, compute, (time.perf_counter() - mark) * 1e3
+
+    async def _persons(self, state: StreamState, t: int, image: np.ndarray, data: bytes,
+                       timings: dict):
+        """The tracked persons of frame ``t``. Synchronous detection waits for the frame's
+        detections; asynchronous detection starts them and goes on with the last ones that
+        arrived (the tracker takes them with the frame they were made on)."""
+        detections, detected_at = None, t
+        if not state.options["async_detection"]:
+            if state.needs_detection(t):
+                detections, timings["detector_compute"], timings["detector"] = \
+                    await self._detect(data)
+        else:
+            running = state.detection
+            if running is not None and running[1].done():
+                state.detection = None
+                if running[1].exception() is None:
+                    detected_at = running[0]
+                    detections, timings["detector_compute"], timings["detector"] = \
+                        running[1].result()
+                    timings["detection_age_frames"] = t - detected_at
+                else:   # a lost detector replica: go on tracking by keypoints, detect again
+                    logger.warning("stream %s: detection of frame %d failed: %s",
+                                   state.stream_id, running[0], running[1].exception())
+            if state.detection is None and state.needs_detection(t):
+                state.detection = (t, asyncio.ensure_future(self._detect(data)))
+        mark = time.perf_counter()
+        persons = state.track(detected_at, image, detections)
+        timings["tracking"] = (time.perf_counter() - mark) * 1e3
+        return persons
+
+    async def _embed(self, samples: list[dict]) -> tuple[np.ndarray, float, float]:
+        mark = time.perf_counter()
+        features, compute = await self.recognizer.embed.remote(samples)
+        return features, compute, (time.perf_counter() - mark) * 1e3
+
+    async def _collect_recognition(self, state: StreamState, timings: dict) -> None:
+        """Hand the running recognition's features to the timelines: when it is done, or
+        (waiting for it) when the next frame is a step that needs it."""
+        if state.recognition is None:
+            return
+        tracks, task = state.recognition
+        if not task.done() and not state.step_blocked() and state.options["async_recognition"]:
+            return
+        state.recognition = None
+        try:
+            features, timings["recognizer_compute"], timings["recognizer"] = await task
+        except RayError as exc:
+            # A lost replica: this step is skipped, the stream goes on with the next one.
+            state.abandon(tracks)
+            raise RequestError(503, f"stream {state.stream_id!r}: the recognizer is "
+                                    f"unavailable ({type(exc).__name__}); send the next "
+                                    "frame") from exc
+        mark = time.perf_counter()
+        per = len(features) // len(tracks)
+        state.complete({tid: features[i * per:(i + 1) * per] for i, tid in enumerate(tracks)})
+        timings["timeline"] = (time.perf_counter() - mark) * 1e3
+
+    async def _frame(self, stream_id: str, data: bytes, content_type: str | None,
+                     frame_index: int | None, with_poses: bool, with_objects: bool) -> dict:
+        started = time.perf_counter()
+        state = self._stream(stream_id)
+        image = decode_image(data, content_type, self.settings.limits)
+        timings = {"decode": (time.perf_counter() - started) * 1e3}
+        async with state.lock:
+            if self.streams.get(stream_id) is not state:
+                raise RequestError(404, f"stream {stream_id!r} was closed")
+            t = state.begin(frame_index, image)
+            persons = await self._persons(state, t, image, data, timings)
+            if len(persons.ids):
+                mark = time.perf_counter()
+                persons.keypoints, persons.keypoint_scores, timings["pose_compute"] = \
+                    await self.pose.estimate.remote((data, persons.boxes))
+                timings["pose"] = (time.perf_counter() - mark) * 1e3
+            await self._collect_recognition(state, timings)
+            mark = time.perf_counter()
+            pending = state.add_pose(t, image, persons)
+            timings["timeline_input"] = (time.perf_counter() - mark) * 1e3
+            if pending:
+                state.recognition = (list(pending), asyncio.ensure_future(
+                    self._embed([s for samples in pending.values() for s in samples])))
+                if not state.options["async_recognition"]:
+                    await self._collect_recognition(state, timings)
+            answer = state.answer(t, with_poses, with_objects)
+        timings["server"] = (time.perf_counter() - started) * 1e3
+        answer["timings_ms"] = {k: round(v, 2) for k, v in timings.items()}
+        return answer
+
+    @app.post("/streams/{stream_id}/frames")
+    async def frame(self, stream_id: str, request: Request,
+                    frame_index: int | None = Query(None, ge=0, description=(
+                        "the frame's number in the stream (0, 1, ...); refused (409) when it "
+                        "is not the next one")),
+                    poses: bool = Query(False, description="return keypoints"),
+                    objects: bool = Query(False, description="return the objects")) -> dict:
+        """One frame (body: the JPEG or PNG bytes) -> the latest action of each tracked person:
+        ``action``, ``score``, ``scores`` (every class) and ``about_frame``, the frame the
+        answer names (the online timeline answers with a fixed lag)."""
+        data = await read_body(request, int(self.settings.limits["max_frame_bytes"]), "frame")
+        return await self._frame(stream_id, data, request.headers.get("content-type"),
+                                 frame_index, poses, objects)
+
+    @app.websocket("/streams/{stream_id}/ws")
+    async def stream_socket(self, websocket: WebSocket, stream_id: str,
+                            poses: bool = False, objects: bool = False) -> None:
+        """Binary messages, one JPEG/PNG frame each, answered in order with the JSON of the
+        frames endpoint (a refused frame gets {"error", "status"} and the socket stays
+        open)."""
+        await websocket.accept()
+        try:
+            while True:
+                data = await websocket.receive_bytes()
+                try:
+                    answer = await self._frame(stream_id, data, None, None, poses, objects)
+                except RequestError as exc:
+                    answer = {"error": str(exc), "status": exc.status}
+                await websocket.send_text(json.dumps(answer))
+        except WebSocketDisconnect:
+            return
+
+    # -- whole clips and precomputed features ----------------------------------------------
+    @app.post("/clip")
+    async def clip(self, request: Request,
+                   video_id: str = Query("clip", min_length=1, max_length=128,
+                                         pattern=r"^[A-Za-z0-9._-]+$"),
+                   online: bool = Query(False, description="the causal online timeline")
+                   ) -> dict:
+        """A short video file (body: MP4 or any container OpenCV reads) -> the per-person
+        action timeline, the document jobs.infer writes to timeline.json (without the
+        annotated video)."""
+        data = await read_body(request, int(self.settings.limits["max_clip_bytes"]), "clip")
+        if not data:
+            raise RequestError(400, "clip: empty body")
+        with tempfile.TemporaryDirectory(prefix="clip-") as work:
+            path = Path(work) / f"{video_id}.mp4"
+            path.write_bytes(data)
+            try:
+                table = await self._clip_table(path, video_id)
+            except VideoError as exc:
+                raise RequestError(400, f"clip: {exc}") from exc
+        doc = await self.recognizer.timeline.remote(table, online)
+        return {"video": video_id, "video_id": video_id, **doc,
+                "models": {"detector": self.settings.extraction["detector"],
+                           "pose": self.settings.extraction["pose"],
+                           "recognizer": self.settings.package}}
+
+    async def _clip_table(self, path: Path, video_id: str):
+        """jobs.extract's table of one video, its stages run by the deployments."""
+        info = probe_video(path)
+        video = self.settings.extraction["video"]
+        decode = DecodeShard(int(self.settings.extraction["detector"]["batch_frames"]))
+        rows = []
+        for shard in plan_shards(video_id, info, int(video["shard_frames"]), 1):
+            for row in decode(shard):
+                if row["error"]:
+                    raise VideoError(row["error"])
+                row = await self.detector.rows.remote(row)
+                rows.append(await self.pose.rows.remote(row))
+        actions, objects = package_classes(self.settings.package)
+        spec = DatasetSpec("serve", actions, objects)
+        source = {"kind": "extraction", "random_weights": False,
+                  "detector": self.settings.extraction["detector"],
+                  "pose": self.settings.extraction["pose"]}
+        return video_table(rows, video_id, info.fps, info.width, info.height, 1, spec,
+                           self.settings.tracker, 0.0, None, source).table
+
+    @app.post("/features")
+    async def features(self, window: FeatureWindow) -> dict:
+        """Pose and object features of one window (from a client's own detector and pose
+        model; the arrays of the feature table, docs/data-format.md) -> class scores of the
+        window's subject."""
+        table = window_table(window, self.settings)
+        scores = await self.recognizer.classify.remote(table)
+        classes = self.settings.action_classes
+        best = int(np.argmax(scores))
+        return {"label": classes[best], "score": scores[best],
+                "scores": dict(zip(classes, scores, strict=True))}
+
+    # -- service information ------------------------------------------------------------
+    @app.get("/health")
+    def health(self) -> dict:
+        return {"status": "ok", "uptime_s": round(time.time() - self.started, 1)}
+
+    @app.get("/ready")
+    async def ready(self) -> dict:
+        """Ready when every model deployment answers."""
+        blank = cv2.imencode(".png", np.zeros((32, 32, 3), np.uint8))[1].tobytes()
+        await asyncio.gather(self.detector.detect.remote(blank),
+                             self.recognizer.classify.remote(example_window(self.settings)))
+        return {"ready": True, "streams": len(self.streams)}
+
+    @app.get("/classes")
+    def classes(self) -> dict:
+        return {"action_classes": self.settings.action_classes,
+                "object_classes": self.settings.object_classes}
+
+    @app.get("/versions")
+    def versions(self) -> dict:
+        """The models behind the service: recognizer package, timeline head, detector, pose
+        model and tracker settings, and the serving config."""
+        package = Path(self.settings.package)
+        metrics = json.loads((package / "metrics.json").read_text())
+        head = json.loads((package / TIMELINE_DIR / "metrics.json").read_text())
+        return {"recognizer": {"package": str(package),
+                               "selected_epoch": metrics.get("selected_epoch"),
+                               "val_macro_f1": metrics.get("selected_val_macro_f1"),
+                               "backend": self.settings.recognizer["backend"]},
+                "timeline_head": {"windows_s": self.head.windows_s, "step_s": self.head.step_s,
+                                  "lag_s": self.head.cfg.decoder["online"]["lag_s"],
+                                  "online_val": head["online"]["val"]},
+                "detector": self.settings.extraction["detector"],
+                "pose": self.settings.extraction["pose"],
+                "tracker": self.settings.extraction["tracker"],
+                "serving_config": self.settings.config_file,
+                "stream": self.settings.stream}
+
+
+def build_app(args: dict) -> serve.Application:
+    """The Serve application (``serve run serve.app:build_app config=...``, or
+    serve/config.yaml's ``import_path``). Args: ``config`` (a serving config, default
+    model/configs/serving/workcell.py) and ``cfg_options`` (its dotted overrides). Replicas
+    and resources come from the config's ``deployments``; a Serve config file's
+    ``deployments`` section overrides them."""
+    settings = load_settings(args.get("config", DEFAULT_CONFIG), args.get("cfg_options"))
+
+    def bound(deployment, *arguments):
+        return deployment.options(**settings.deployments[deployment.name]).bind(*arguments)
+
+    return bound(ActionService, settings, bound(Detector, settings),
+                 bound(PoseEstimator, settings), bound(Recognizer, settings))

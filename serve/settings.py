@@ -1,0 +1,70 @@
+"""The settings of one Serve graph, read once from its MMEngine config (model/configs/serving/)
+and handed to every deployment (a plain, picklable dataclass)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mmengine.config import Config
+
+from jobs.evaluate import package_classes
+from jobs.extract import load_config
+from model.inference.timeline_head import TIMELINE_DIR, has_timeline_head
+
+DEFAULT_CONFIG = "model/configs/serving/workcell.py"
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    config_file: str
+    extraction_config: str
+    extraction_options: dict
+    package: str
+    action_classes: list[str]
+    object_classes: list[str]
+    stream: dict
+    limits: dict
+    recognizer: dict
+    batching: dict
+    deployments: dict
+    threads: dict
+    tracker: dict
+    max_persons: int
+    max_objects: int
+    extraction: dict    # the extraction config's model sections, as the versions endpoint
+                        # reports them
+
+
+def load_settings(config_file: str = DEFAULT_CONFIG, options: dict | None = None
+                  ) -> ServingSettings:
+    """Read and check a serving config (``options``: dotted overrides)."""
+    cfg = Config.fromfile(config_file)
+    if options:
+        cfg.merge_from_dict(options)
+    package = Path(cfg.package)
+    if not has_timeline_head(package):
+        raise FileNotFoundError(f"{config_file}: package {package} has no {TIMELINE_DIR}/ head, "
+                                f"which streams need for the online action; train one with "
+                                f"python -m jobs.train_timeline --package {package}")
+    actions, objects = package_classes(package)
+    extraction = load_config(cfg.extraction_config, cfg.extraction_options.to_dict() or None)
+    if extraction.video.resize is not None:
+        raise ValueError(f"{cfg.extraction_config}: video.resize is set; a stream's frames "
+                         "go to the detector at the size the camera sends (set it to None)")
+    stream = cfg.stream.to_dict()
+    for key in ("detect_every", "recognize_every", "max_streams"):
+        if int(stream[key]) < 1:
+            raise ValueError(f"{config_file}: stream.{key} must be a positive integer, got "
+                             f"{stream[key]}")
+    return ServingSettings(
+        config_file=str(config_file), extraction_config=str(cfg.extraction_config),
+        extraction_options=cfg.extraction_options.to_dict(), package=str(package),
+        action_classes=list(actions), object_classes=list(objects), stream=stream,
+        limits=cfg.limits.to_dict(), recognizer=cfg.recognizer.to_dict(),
+        batching=cfg.batching.to_dict(), deployments=cfg.deployments.to_dict(),
+        threads=cfg.threads.to_dict(), tracker=extraction.tracker.to_dict(),
+        max_persons=int(extraction.table.max_persons),
+        max_objects=int(extraction.table.max_objects),
+        extraction={k: extraction[k].to_dict() for k in ("detector", "pose", "tracker",
+                                                         "video", "table")})

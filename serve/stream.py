@@ -1,0 +1,219 @@
+"""The state of one camera stream: tracker, the last persons and objects, and per tracked person
+the online action timeline (the sliding windows of pose and object features it needs).
+
+It holds no model: the ingress calls the detector, pose and recognizer deployments and hands
+their answers to ``track``, ``add_pose`` and ``complete``, in frame order (the ingress holds
+the stream's lock across one frame). Frame rows are built as jobs.extract builds a video's
+table (``fill_frame``: persons by decreasing box size, objects by score) and each person's
+timeline sees the stream with that person as the subject, as jobs.infer's per-person copies do.
+
+Between detections (``stream.detect_every`` > 1) a person is tracked by the box of its last
+keypoints, padded as top-down pose models pad a box, and the objects of the last detection are
+kept; the tracker itself is only updated with detections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from actors.video_features import FrameTracker, fill_frame
+from model.datasets.frame_rows import FrameArrays
+from model.inference.online import OnlineTimeline
+from model.inference.package import ModelPackage
+from model.inference.timeline_head import TimelineHead
+from serve.settings import ServingSettings
+
+SOURCE = {"kind": "stream"}
+
+
+class RequestError(ValueError):
+    """A request the server refuses; ``status`` is its HTTP status code (4xx)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def keypoint_boxes(keypoints: np.ndarray, scores: np.ndarray, previous: np.ndarray,
+                   thr: float, padding: float, width: int, height: int) -> np.ndarray:
+    """(P, 4) boxes around each person's keypoints scoring at least ``thr``, scaled by
+    ``padding`` about their centre and clipped to the frame; a person with fewer than two such
+    keypoints keeps its ``previous`` box."""
+    boxes = previous.astype(np.float32).copy()
+    for p, (kp, sc) in enumerate(zip(keypoints, scores, strict=True)):
+        seen = kp[sc >= thr]
+        if len(seen) < 2:
+            continue
+        low, high = seen.min(0), seen.max(0)
+        centre, half = (low + high) / 2, (high - low) / 2 * padding
+        boxes[p] = np.clip(np.concatenate([centre - half, centre + half]), 0,
+                           [width, height, width, height])
+    return boxes
+
+
+@dataclass
+class PersonTimeline:
+    timeline: OnlineTimeline
+    first_frame: int      # stream frame of the timeline's first row
+    last_seen: int
+
+
+@dataclass
+class Persons:
+    """The tracked persons of one frame."""
+    ids: np.ndarray                 # (P,)
+    boxes: np.ndarray               # (P, 4)
+    keypoints: np.ndarray = field(default_factory=lambda: np.zeros((0, 17, 2), np.float32))
+    keypoint_scores: np.ndarray = field(default_factory=lambda: np.zeros((0, 17), np.float32))
+
+
+class StreamState:
+    def __init__(self, stream_id: str, fps: float, settings: ServingSettings,
+                 package: ModelPackage, head: TimelineHead):
+        self.stream_id, self.fps = stream_id, float(fps)
+        self.settings, self.package, self.head = settings, package, head
+        self.options = settings.stream
+        self.tracker = FrameTracker(settings.tracker)
+        self.lock = asyncio.Lock()
+        self.next_frame = 0
+        self.size: tuple[int, int] | None = None      # (height, width) of the first frame
+        self.persons = Persons(np.zeros(0, np.int32), np.zeros((0, 4), np.float32))
+        self.objects = self._no_objects()
+        self.timelines: dict[int, PersonTimeline] = {}
+        # Asynchronous detection: (frame, the task computing its detections) while one runs.
+        self.detection: tuple[int, asyncio.Future] | None = None
+        # Asynchronous recognition: (track ids, the task computing their step features).
+        self.recognition: tuple[list[int], asyncio.Future] | None = None
+        self.last_active = time.monotonic()
+
+    @staticmethod
+    def _no_objects() -> dict[str, np.ndarray]:
+        return {"ids": np.zeros(0, np.int32), "boxes": np.zeros((0, 4), np.float32),
+                "scores": np.zeros(0, np.float32), "classes": np.zeros(0, np.int16)}
+
+    def begin(self, frame_index: int | None, image: np.ndarray) -> int:
+        """Check the next frame (its number, when the client gives one, and its size); its
+        stream frame number."""
+        expected = self.next_frame
+        if frame_index is not None and frame_index != expected:
+            raise RequestError(409, f"stream {self.stream_id!r}: frame {frame_index} is out of "
+                                    f"order; the next frame is {expected}")
+        if self.size is not None and image.shape[:2] != self.size:
+            raise RequestError(422, f"stream {self.stream_id!r}: frame {expected} is "
+                                    f"{image.shape[1]}x{image.shape[0]}, the stream's frames "
+                                    f"are {self.size[1]}x{self.size[0]}")
+        self.last_active = time.monotonic()
+        return expected
+
+    def needs_detection(self, t: int) -> bool:
+        """Detection every ``detect_every`` frames, and on every frame while nobody is
+        tracked (a stride would delay finding a newcomer)."""
+        return t % int(self.options["detect_every"]) == 0 or not len(self.persons.ids)
+
+    def track(self, t: int, image: np.ndarray, detections: dict | None) -> Persons:
+        """The persons of frame ``t``: from the tracker with the frame's ``detections``, or
+        (None) from their last keypoints."""
+        height, width = image.shape[:2]
+        if detections is None:
+            boxes = keypoint_boxes(self.persons.keypoints, self.persons.keypoint_scores,
+                                   self.persons.boxes, float(self.options["keypoint_thr"]),
+                                   float(self.options["person_box_padding"]), width, height)
+            return Persons(self.persons.ids, boxes)
+        np_, no = int(detections["num_persons"]), int(detections["num_objects"])
+        person_ids, object_ids = self.tracker.update(
+            t, detections["person_boxes"][:np_], detections["person_scores"][:np_],
+            detections["object_boxes"][:no], detections["object_scores"][:no],
+            detections["object_classes"][:no])
+        kept = object_ids >= 0
+        self.objects = {"ids": object_ids[kept],
+                        "boxes": detections["object_boxes"][:no][kept],
+                        "scores": detections["object_scores"][:no][kept],
+                        "classes": detections["object_classes"][:no][kept]}
+        tracked = person_ids >= 0
+        return Persons(person_ids[tracked], detections["person_boxes"][:np_][tracked])
+
+    def add_pose(self, t: int, image: np.ndarray, persons: Persons) -> dict[int, list[dict]]:
+        """Frame ``t`` complete with its poses: feed every person's timeline; the recognizer
+        samples of the timelines that run it at this frame, by track id."""
+        self.size = image.shape[:2]
+        self.persons = persons
+        self.next_frame = t + 1
+        row = self._row(image, persons)
+        for tid in persons.ids.tolist():
+            if tid not in self.timelines:
+                self.timelines[tid] = PersonTimeline(
+                    OnlineTimeline(self.package, self.head, self.fps,
+                                   int(self.options["recognize_every"])), t, t)
+            self.timelines[tid].last_seen = t
+        forget = max(1, round(float(self.options["forget_track_s"]) * self.fps))
+        for tid in [k for k, p in self.timelines.items() if t - p.last_seen > forget]:
+            del self.timelines[tid]
+        subject = row.schema.get_field_index("subject_track_id")
+        pending = {}
+        for tid, person in self.timelines.items():
+            mine = row.set_column(subject, row.schema.field(subject),
+                                  pa.array(np.array([tid], np.int32)))
+            samples = person.timeline.add_row(mine)
+            if samples is not None:
+                pending[tid] = samples
+        return pending
+
+    def step_blocked(self) -> bool:
+        """Whether the next frame is a step of a timeline still waiting for its last one."""
+        return any(p.timeline.waiting_frame is not None and p.timeline.next_is_step
+                   for p in self.timelines.values())
+
+    def abandon(self, tracks: list[int]) -> None:
+        for tid in tracks:
+            if tid in self.timelines:
+                self.timelines[tid].timeline.abandon()
+
+    def complete(self, features: dict[int, np.ndarray]) -> None:
+        """Step features by track id (a timeline forgotten meanwhile is skipped)."""
+        for tid, feats in features.items():
+            if tid in self.timelines:
+                self.timelines[tid].timeline.complete(feats)
+
+    def _row(self, image: np.ndarray, persons: Persons) -> pa.Table:
+        height, width = image.shape[:2]
+        arrays = FrameArrays.empty(self.stream_id, self.fps, width, height, 1,
+                                   self.settings.max_persons, self.settings.max_objects)
+        objects = self.objects
+        frame = {"person_boxes": persons.boxes, "keypoints": persons.keypoints,
+                 "keypoint_scores": persons.keypoint_scores, "object_boxes": objects["boxes"],
+                 "object_scores": objects["scores"], "object_classes": objects["classes"]}
+        fill_frame(arrays, 0, frame, persons.ids, objects["ids"])
+        return arrays.to_table(self.settings.action_classes, self.settings.object_classes,
+                               SOURCE)
+
+    def answer(self, t: int, with_poses: bool, with_objects: bool) -> dict:
+        """The latest action of every person tracked in frame ``t``."""
+        classes = self.settings.action_classes
+        persons = []
+        for p, tid in enumerate(self.persons.ids.tolist()):
+            about, label, belief = self.timelines[tid].timeline.answer
+            person = {"track_id": tid, "box": self.persons.boxes[p].round(1).tolist(),
+                      "action": None if label is None else classes[label],
+                      "score": None if label is None else round(float(belief[label]), 4),
+                      "about_frame": None if about is None
+                      else self.timelines[tid].first_frame + about,
+                      "scores": None if belief is None
+                      else dict(zip(classes, np.round(belief, 4).tolist(), strict=True))}
+            if with_poses:
+                person["keypoints"] = self.persons.keypoints[p].round(1).tolist()
+                person["keypoint_scores"] = self.persons.keypoint_scores[p].round(3).tolist()
+            persons.append(person)
+        doc = {"stream_id": self.stream_id, "frame_index": t, "persons": persons}
+        if with_objects:
+            names = self.settings.object_classes
+            doc["objects"] = [{"track_id": int(i), "label": names[int(c)],
+                               "score": round(float(s), 4), "box": b.round(1).tolist()}
+                              for i, c, s, b in zip(self.objects["ids"], self.objects["classes"],
+                                                    self.objects["scores"],
+                                                    self.objects["boxes"], strict=True)]
+        return doc

@@ -1,0 +1,356 @@
+"""The Serve graph on a local Ray cluster, called over real HTTP and WebSocket connections with
+the shipped detector, pose model and recognizer: streams of rendered frames against jobs.infer
+on the same video, the clip and features endpoints against jobs.infer and the recognizer, every
+refused input with its 4xx (and the server still serving), two streams kept apart, eviction,
+a restarted replica, and the shipped (asynchronous, strided) configuration."""
+
+import json
+import math
+import socket
+import time
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import ray
+from ray import serve
+from websockets.sync.client import connect
+
+from jobs import infer
+from jobs.evaluate import load_members
+from model.datasets.feature_table import tensor_column
+from model.inference.ensemble import combine, predict_members
+from serve.app import build_app
+
+pytestmark = pytest.mark.slow
+
+PACKAGE = Path("trained_models/workcell")
+FRAMES = 75          # of the rendered test sequence: 5 s at 15 fps
+IDLE_TIMEOUT_S = 20.0
+# Every frame detected and waited for, as jobs.infer does, so that answers can be compared.
+EXACT = {"stream.detect_every": 1, "stream.async_detection": False,
+         "stream.async_recognition": False, "stream.idle_timeout_s": IDLE_TIMEOUT_S}
+# Of the frames both answer, the share whose actions must agree: the networks run in ONNX
+# Runtime here and in PyTorch in jobs.infer (outputs equal to ~1e-5, not bit for bit).
+MIN_AGREEMENT = 0.95
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def clip(rendered, tmp_path_factory):
+    """The first FRAMES frames of the rendered test sequence as an MP4, and those frames as
+    decoded from it (what jobs.infer sees), PNG-encoded (lossless) for the stream."""
+    source = next((rendered / "videos").glob("*_seq000.mp4"))
+    path = tmp_path_factory.mktemp("clip") / "test_seq.mp4"
+    reader = cv2.VideoCapture(str(source))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 15, (480, 360))
+    for _ in range(FRAMES):
+        ok, frame = reader.read()
+        assert ok
+        writer.write(frame)
+    reader.release()
+    writer.release()
+    reader = cv2.VideoCapture(str(path))
+    frames = [reader.read()[1] for _ in range(FRAMES)]
+    reader.release()
+    return path, [cv2.imencode(".png", f)[1].tobytes() for f in frames]
+
+
+@pytest.fixture(scope="module")
+def reference(clip, tmp_path_factory):
+    """jobs.infer on the clip: its document (offline), the online timeline of its persons,
+    and its feature table."""
+    out = tmp_path_factory.mktemp("infer")
+    doc = infer.infer(clip[0], PACKAGE, out, extraction_config=infer.DEFAULT_EXTRACTION,
+                      progress=False)
+    table = pq.read_table(next((out / "features").glob("split=*/*.parquet")))
+    online = infer.person_timelines(table, PACKAGE, out / "online", online=True)
+    return doc, online, table, out
+
+
+@pytest.fixture(scope="module")
+def service(ray_local):
+    port = _free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.run(build_app({"cfg_options": EXACT}), name="workcell", route_prefix="/")
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+        assert client.get("/ready").json()["ready"]
+        yield client, port
+    serve.shutdown()
+
+
+def _open(client, **params) -> str:
+    response = client.post("/streams", params={"fps": 15, **params})
+    assert response.status_code == 201, response.text
+    return response.json()["stream_id"]
+
+
+def _send(client, stream, frame: bytes, **params) -> httpx.Response:
+    return client.post(f"/streams/{stream}/frames", content=frame,
+                       headers={"content-type": "image/png"}, params=params)
+
+
+def _stream_answers(client, frames, **params) -> list[dict]:
+    stream = _open(client)
+    answers = []
+    for i, frame in enumerate(frames):
+        response = _send(client, stream, frame, frame_index=i, **params)
+        assert response.status_code == 200, response.text
+        answers.append(response.json())
+    client.delete(f"/streams/{stream}")
+    return answers
+
+
+def _frame_labels(segments: list[dict], frames: int) -> list[str | None]:
+    labels = [None] * frames
+    for s in segments:
+        labels[s["start_frame"]:s["end_frame"]] = [s["label"]] * (s["end_frame"] -
+                                                                   s["start_frame"])
+    return labels
+
+
+def test_service_information(service):
+    client, _ = service
+    assert client.get("/health").json()["status"] == "ok"
+    classes = client.get("/classes").json()
+    assert classes["action_classes"][0] == "idle" and "part" in classes["object_classes"]
+    versions = client.get("/versions").json()
+    assert versions["recognizer"]["package"] == str(PACKAGE)
+    assert versions["recognizer"]["backend"] == "onnx"
+    assert versions["detector"]["model"] == "workcell-rtmdet-nano"
+    assert versions["timeline_head"]["step_s"] > 0
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/streams", "/streams/{stream_id}/frames", "/clip", "/features"} <= set(paths)
+
+
+def test_a_stream_of_frames_gets_the_actions_jobs_infer_gives_online(service, clip, reference):
+    client, _ = service
+    doc, online, _, _ = reference
+    answers = _stream_answers(client, clip[1], poses="true", objects="true")
+    assert [a["frame_index"] for a in answers] == list(range(FRAMES))
+    operator = max(online["persons"], key=lambda p: p["frames_seen"])
+    expected = _frame_labels(operator["segments"], FRAMES)
+    served = {}
+    for answer in answers:
+        for person in answer["persons"]:
+            assert len(person["keypoints"]) == 17 and len(person["box"]) == 4
+            if person["action"] is not None:
+                assert person["action"] in doc["classes"]
+                assert math.isclose(sum(person["scores"].values()), 1.0, abs_tol=1e-3)
+                assert person["about_frame"] <= answer["frame_index"]
+                served.setdefault(person["track_id"], {})[person["about_frame"]] = \
+                    person["action"]
+        assert all(o["label"] in ("part", "box", "scanner", "screwdriver", "power_drill",
+                                  "wrench", "hammer", "cup") for o in answer["objects"])
+    # The stream's tracker numbers persons as jobs.infer's does (same tracker, same frames).
+    # Answers name the head's steps (every 2nd frame) up to its lag before the last frame.
+    mine = served[operator["track_id"]]
+    both = [f for f in mine if expected[f] is not None]
+    agree = np.mean([mine[f] == expected[f] for f in both])
+    assert len(both) >= (FRAMES - 10) // 2 and agree >= MIN_AGREEMENT, (agree, len(both))
+
+
+def test_the_clip_endpoint_returns_the_timeline_of_jobs_infer(service, clip, reference):
+    client, _ = service
+    doc = reference[0]
+    response = client.post("/clip", content=clip[0].read_bytes(),
+                           params={"video_id": "test_seq"},
+                           headers={"content-type": "video/mp4"})
+    assert response.status_code == 200, response.text
+    served = response.json()
+    assert served["frames"] == doc["frames"] == FRAMES
+    assert served["method"] == doc["method"] == "timeline head, offline"
+    assert [p["track_id"] for p in served["persons"]] == [p["track_id"] for p in doc["persons"]]
+    for got, want in zip(served["persons"], doc["persons"], strict=True):
+        assert (got["first_frame"], got["last_frame"]) == (want["first_frame"],
+                                                           want["last_frame"])
+        got_labels = _frame_labels(got["segments"], FRAMES)
+        want_labels = _frame_labels(want["segments"], FRAMES)
+        assert np.mean([a == b for a, b in zip(got_labels, want_labels, strict=True)]) >= \
+            MIN_AGREEMENT
+
+
+def test_the_features_endpoint_scores_a_window_as_the_recognizer_does(service, reference):
+    client, _ = service
+    _, _, table, out = reference
+    operator = max(reference[0]["persons"], key=lambda p: p["frames_seen"])["track_id"]
+    window = table.slice(0, 60)    # the package's 4 s window at 15 fps
+    body = {"fps": 15.0, "width": 480, "height": 360, "subject_track_id": operator}
+    for name in ("person_track_ids", "person_boxes", "keypoints", "keypoint_scores",
+                 "object_track_ids", "object_classes", "object_boxes", "object_scores"):
+        body[name] = tensor_column(window, name).tolist()
+    response = client.post("/features", json=body)
+    assert response.status_code == 200, response.text
+    # The same window of jobs.infer's per-person table through the dataset and test_step.
+    members, weights = load_members(PACKAGE)
+    name = f"test_seq@{operator}"
+    scores, _, metas = predict_members(members, out / "persons", "test", 8, mode="sliding",
+                                       window_s=4.0, stride_s=2.0, video_ids=[name])
+    first = next(i for i, m in enumerate(metas) if tuple(m["frame_range"]) == (0, 60))
+    expected = combine(scores, weights)[first]
+    got = np.array(list(response.json()["scores"].values()))
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert response.json()["label"] == reference[0]["classes"][int(expected.argmax())]
+
+
+def test_each_bad_input_gets_its_4xx_and_the_stream_goes_on(service, clip):
+    client, _ = service
+    frames = clip[1]
+    stream = _open(client)
+    other = _open(client)
+    assert _send(client, stream, frames[0]).status_code == 200
+    assert _send(client, other, frames[0]).status_code == 200
+    small = cv2.imencode(".png", np.zeros((120, 160, 3), np.uint8))[1].tobytes()
+    refused = [
+        (_send(client, stream, b"\x89PNG not really an image"), 400, "do not decode"),
+        (_send(client, stream, b""), 400, "empty body"),
+        (client.post(f"/streams/{stream}/frames", content=frames[1],
+                     headers={"content-type": "text/plain"}), 415, "content type"),
+        (_send(client, stream, b"\xff" * 4_000_001), 413, "limit"),
+        (_send(client, stream, small), 422, "160x120"),
+        (_send(client, stream, frames[1], frame_index=5), 409, "out of order"),
+        (_send(client, "never-opened", frames[1]), 404, "unknown"),
+        (client.post("/streams", params={"fps": -1}), 422, "fps"),
+        (client.post("/features", json={"fps": 15}), 422, "person_track_ids"),
+        (client.post("/features", content=b"{not json", headers={"content-type":
+                                                                 "application/json"}),
+         422, "json"),
+        (client.post("/clip", content=b"not a video" * 50), 400, "clip"),
+    ]
+    for response, status, words in refused:
+        assert response.status_code == status, (status, response.text)
+        assert words.lower() in response.text.lower(), (words, response.text)
+    window = {"fps": 15.0, "width": 480, "height": 360,
+              "person_track_ids": [[0, -1]] * 8, "person_boxes": [[[0, 0, 9, 9]] * 2] * 8,
+              "keypoints": [[[[1.0, 1.0]] * 17] * 2] * 8,
+              "keypoint_scores": [[[0.5] * 17] * 2] * 8,
+              "object_track_ids": [[-1] * 16] * 8, "object_classes": [[-1] * 16] * 8,
+              "object_boxes": [[[0, 0, 0, 0]] * 16] * 8, "object_scores": [[0.0] * 16] * 8}
+    assert client.post("/features", json=window).status_code == 200
+    shapes = dict(window, keypoints=[[[[1.0, 1.0]] * 16] * 2] * 8)
+    response = client.post("/features", json=shapes)
+    assert response.status_code == 422 and "keypoints has shape" in response.text
+    nan = json.dumps(dict(window, keypoint_scores=[[[float("nan")] * 17] * 2] * 8))
+    response = client.post("/features", content=nan,
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 422 and "NaN" in response.text
+    # Nothing refused changed a stream: both take their next frame, in order.
+    assert _send(client, stream, frames[1], frame_index=1).json()["frame_index"] == 1
+    assert _send(client, other, frames[1], frame_index=1).json()["frame_index"] == 1
+
+
+def test_two_streams_do_not_mix_state(service, clip, rendered):
+    client, _ = service
+    frames = clip[1][:30]
+    other_video = cv2.VideoCapture(str(next((rendered / "videos").glob("*_clip000.mp4"))))
+    others = [cv2.imencode(".png", other_video.read()[1])[1].tobytes() for _ in range(30)]
+    alone = _stream_answers(client, frames)
+    a, b = _open(client), _open(client)
+    together = []
+    for i, (mine, theirs) in enumerate(zip(frames, others, strict=True)):
+        together.append(_send(client, a, mine, frame_index=i).json())
+        assert _send(client, b, theirs, frame_index=i).status_code == 200
+    for x, y in zip(alone, together, strict=True):
+        assert [(p["track_id"], p["action"], p["box"]) for p in x["persons"]] == \
+            [(p["track_id"], p["action"], p["box"]) for p in y["persons"]]
+
+
+def test_the_websocket_answers_every_frame_in_order(service, clip):
+    client, port = service
+    stream = _open(client)
+    with connect(f"ws://127.0.0.1:{port}/streams/{stream}/ws?poses=true") as ws:
+        for frame in clip[1][:10]:
+            ws.send(frame)
+        ws.send(b"garbage")
+        ws.send(clip[1][10])
+        answers = [json.loads(ws.recv()) for _ in range(12)]
+    assert [a.get("frame_index") for a in answers] == [*range(10), None, 10]
+    assert answers[10]["status"] == 400 and "decode" in answers[10]["error"]
+    assert all("keypoints" in p for a in answers[:10] for p in a["persons"])
+
+
+def test_an_idle_stream_is_evicted(service, clip):
+    client, _ = service
+    stream = _open(client)
+    assert _send(client, stream, clip[1][0]).status_code == 200
+    time.sleep(IDLE_TIMEOUT_S + 1)
+    response = _send(client, stream, clip[1][1])
+    assert response.status_code == 404 and "evicted" in response.text
+    assert stream not in client.get("/streams").json()["streams"]
+
+
+def _replica(deployment: str):
+    from ray.util.state import list_actors
+
+    name = next(a.name for a in list_actors(filters=[("state", "=", "ALIVE")])
+                if a.class_name.endswith(f":workcell:{deployment}"))
+    return ray.get_actor(name, namespace="serve")
+
+
+def _wait_until_serving(client, stream: str, frame: bytes, timeout_s: float = 120):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        response = _send(client, stream, frame)
+        if response.status_code == 200:
+            return response
+        time.sleep(1)
+    raise AssertionError(f"no answer {timeout_s} s after the replica was killed")
+
+
+def test_a_killed_recognizer_replica_is_replaced_and_the_stream_goes_on(service, clip):
+    client, _ = service
+    stream = _open(client)
+    for frame in clip[1][:4]:
+        assert _send(client, stream, frame).status_code == 200
+    ray.kill(_replica("Recognizer"), no_restart=True)
+    # Requests during the outage may fail (5xx); the stream is intact afterwards.
+    answer = _wait_until_serving(client, stream, clip[1][4]).json()
+    assert answer["frame_index"] >= 4 and answer["persons"]
+
+
+def test_a_restarted_ingress_loses_its_streams_and_they_are_opened_again(service, clip):
+    client, _ = service
+    stream = _open(client)
+    assert _send(client, stream, clip[1][0]).status_code == 200
+    ray.kill(_replica("ActionService"), no_restart=True)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            response = _send(client, stream, clip[1][1])
+            if response.status_code == 404:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "the ingress did not come back"
+        time.sleep(1)
+    assert "open it again" in response.text
+    again = _open(client, stream_id=stream)
+    assert _send(client, again, clip[1][0], frame_index=0).status_code == 200
+
+
+def test_the_shipped_configuration_streams_over_a_websocket(service, clip):
+    """serve/config.yaml's settings (asynchronous detection every few frames, asynchronous
+    recognition): answers arrive for every frame, in order, with persons tracked."""
+    client, port = service
+    serve.run(build_app({}), name="workcell", route_prefix="/")
+    assert client.get("/ready").json()["ready"]
+    stream = _open(client)
+    with connect(f"ws://127.0.0.1:{port}/streams/{stream}/ws") as ws:
+        answers = []
+        for frame in clip[1][:45]:
+            ws.send(frame)
+            answers.append(json.loads(ws.recv()))
+    assert [a["frame_index"] for a in answers] == list(range(45))
+    # Sent as fast as answered, the first frames come before the first detection is back.
+    assert sum(bool(a["persons"]) for a in answers) > 30
+    # Detections arrive on some frames only (every third is detected, none waited for).
+    assert 5 < sum("detection_age_frames" in a["timings_ms"] for a in answers) < 30
+    assert any(p["action"] for p in answers[-1]["persons"])
