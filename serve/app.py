@@ -38,6 +38,7 @@ from ray.exceptions import RayError
 from ray.serve.handle import DeploymentHandle
 
 import model  # noqa: F401  (the MMAction2 packaging fix precedes any mmaction import)
+from actors.openmmlab_models import set_inference_threads
 from actors.video_decode import DecodeShard, VideoError, plan_shards, probe_video
 from actors.video_features import video_table
 from jobs.evaluate import package_classes
@@ -100,6 +101,7 @@ async def read_body(request: Request, limit: int, what: str) -> bytes:
 class ActionService:
     def __init__(self, settings: ServingSettings, detector: DeploymentHandle,
                  pose: DeploymentHandle, recognizer: DeploymentHandle):
+        set_inference_threads(int(settings.threads["ingress"]))
         self.settings = settings
         self.detector, self.pose, self.recognizer = detector, pose, recognizer
         # The timelines need the package's config and the head; the recognizer itself runs
@@ -197,13 +199,14 @@ class ActionService:
         features, compute = await self.recognizer.embed.remote(samples)
         return features, compute, (time.perf_counter() - mark) * 1e3
 
-    async def _collect_recognition(self, state: StreamState, timings: dict) -> None:
+    async def _collect_recognition(self, state: StreamState, timings: dict,
+                                   wait: bool = False) -> None:
         """Hand the running recognition's features to the timelines: when it is done, or
-        (waiting for it) when the next frame is a step that needs it."""
+        (waiting for it) when ``wait`` or when the next frame is a step that needs it."""
         if state.recognition is None:
             return
         tracks, task = state.recognition
-        if not task.done() and not state.step_blocked() and state.options["async_recognition"]:
+        if not (task.done() or wait or state.step_blocked()):
             return
         state.recognition = None
         try:
@@ -240,10 +243,13 @@ class ActionService:
             pending = state.add_pose(t, image, persons)
             timings["timeline_input"] = (time.perf_counter() - mark) * 1e3
             if pending:
+                # One recognition in flight per stream: persons seen from different frames
+                # step on different frames, and the last one's features must be in first.
+                await self._collect_recognition(state, timings, wait=True)
                 state.recognition = (list(pending), asyncio.ensure_future(
                     self._embed([s for samples in pending.values() for s in samples])))
                 if not state.options["async_recognition"]:
-                    await self._collect_recognition(state, timings)
+                    await self._collect_recognition(state, timings, wait=True)
             answer = state.answer(t, with_poses, with_objects)
         timings["server"] = (time.perf_counter() - started) * 1e3
         answer["timings_ms"] = {k: round(v, 2) for k, v in timings.items()}

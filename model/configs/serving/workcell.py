@@ -66,5 +66,6 @@ deployments = dict(
     Recognizer=dict(num_replicas=1, max_ongoing_requests=16,
                     ray_actor_options=dict(num_cpus=0.5)),
 )
-# Intra-op threads of PyTorch / ONNX Runtime / OpenCV per model replica.
-threads = dict(detector=1, pose=1, recognizer=1)
+# Intra-op threads of PyTorch / ONNX Runtime / OpenCV per replica (the ingress runs the
+# timelines' MS-TCN and decodes frames).
+threads = dict(ingress=1, detector=1, pose=1, recognizer=1)
