@@ -244,7 +244,8 @@ def markdown(doc: dict) -> str:
              f"| one stream (shipped config) | {one['p50_ms']:.1f} | {one['p95_ms']:.1f} | "
              f"{one['p99_ms']:.1f} | {one['frames_per_s']:.1f} (sustained) | "
              f"{one['frame_accuracy']:.3f} |",
-             f"| one stream over HTTP POST | {one['http']['p50_ms']:.1f} | "
+             f"| one stream over HTTP POST ({one['http']['videos'][0]} only) | "
+             f"{one['http']['p50_ms']:.1f} | "
              f"{one['http']['p95_ms']:.1f} | {one['http']['p99_ms']:.1f} | "
              f"{one['http']['paced_frames_per_s']:.1f} (paced) | "
              f"{one['http']['frame_accuracy']:.3f} |",

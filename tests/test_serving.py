@@ -28,7 +28,7 @@ from serve.app import build_app
 pytestmark = pytest.mark.slow
 
 PACKAGE = Path("trained_models/workcell")
-FRAMES = 75          # of the rendered test sequence: 5 s at 15 fps
+FRAMES = 64          # of the rendered test sequence: 4.3 s at 15 fps (a 4 s window fits)
 IDLE_TIMEOUT_S = 5.0
 # Every frame detected and waited for, as jobs.infer does, so that answers can be compared.
 EXACT = {"stream.detect_every": 1, "stream.async_detection": False,
@@ -249,9 +249,9 @@ def test_each_bad_input_gets_its_4xx_and_the_stream_goes_on(service, clip):
 
 def test_two_streams_do_not_mix_state(service, clip, rendered):
     client, _ = service
-    frames = clip[1][:30]
+    frames = clip[1][:16]
     other_video = cv2.VideoCapture(str(next((rendered / "videos").glob("*_clip000.mp4"))))
-    others = [cv2.imencode(".png", other_video.read()[1])[1].tobytes() for _ in range(30)]
+    others = [cv2.imencode(".png", other_video.read()[1])[1].tobytes() for _ in range(16)]
     alone = _stream_answers(client, frames)
     a, b = _open(client), _open(client)
     together = []

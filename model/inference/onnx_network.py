@@ -23,8 +23,9 @@ from torch.utils._pytree import tree_flatten, tree_unflatten
 
 logger = logging.getLogger(__name__)
 
-CACHE_DIR = Path(os.environ.get("WORKCELL_ONNX_CACHE",
-                                Path.home() / ".cache" / "workcell-action" / "onnx"))
+# Beside the MMCV wheel of scripts/setup_env.sh (same WORKCELL_CACHE override).
+CACHE_DIR = Path(os.environ.get("WORKCELL_CACHE",
+                                Path.home() / ".cache" / "workcell-action")) / "onnx"
 # The opset of the measurements in ../shared/STACK.md. TorchScript export (dynamo=False)
 # traces the detector and pose models in seconds; the recognizer's fusion neck (adaptive
 # pooling over a dynamic length) needs the dynamo exporter (tens of seconds, once per weights).
