@@ -41,7 +41,6 @@ import model  # noqa: F401  (the MMAction2 packaging fix precedes any mmaction i
 from actors.openmmlab_models import set_inference_threads
 from actors.video_decode import DecodeShard, VideoError, plan_shards, probe_video
 from actors.video_features import video_table
-from jobs.evaluate import package_classes
 from model.datasets.annotation import DatasetSpec
 from model.device import local_device
 from model.inference.package import load_package
@@ -325,8 +324,8 @@ class ActionService:
                     raise VideoError(row["error"])
                 row = await self.detector.rows.remote(row)
                 rows.append(await self.pose.rows.remote(row))
-        actions, objects = package_classes(self.settings.package)
-        spec = DatasetSpec("serve", actions, objects)
+        spec = DatasetSpec("serve", tuple(self.settings.action_classes),
+                           tuple(self.settings.object_classes))
         source = {"kind": "extraction", "random_weights": False,
                   "detector": self.settings.extraction["detector"],
                   "pose": self.settings.extraction["pose"]}
