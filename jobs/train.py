@@ -25,7 +25,7 @@ import pyarrow.fs as pafs
 import torch
 from mmengine.config import DictAction
 from mmengine.dataset import pseudo_collate
-from ray.train import CheckpointConfig, LoggingConfig, RunConfig, ScalingConfig
+from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from jobs.cli import init_ray
@@ -87,10 +87,39 @@ def _example_inputs(cfg, model) -> dict[str, torch.Tensor]:
     return {k: data["inputs"][k] for k in keys}
 
 
+def build_trainer(cfg, run_name: str, storage: str, *, num_workers: int = 1,
+                  cpus_per_worker: int = 2, gpus: float | None = None,
+                  worker_resources: dict | None = None, max_failures: int = 0,
+                  epochs_this_run: int | None = None, callbacks: list | None = None
+                  ) -> TorchTrainer:
+    """The ``TorchTrainer`` of one training run of ``cfg`` (jobs.train and every Tune trial).
+
+    ``worker_resources``: custom Ray resources each worker needs besides CPUs and GPUs (e.g.
+    ``{"trainer_node": 1}`` to keep workers on the nodes that offer it); ``max_failures``: how
+    many times Ray Train restarts the worker group from the last checkpoint after a worker or
+    node is lost.
+    """
+    gpu = gpus_per_worker(gpus, num_workers)
+    return TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config={"cfg": to_plain(cfg), "cpus_per_worker": cpus_per_worker,
+                           "epochs_this_run": epochs_this_run},
+        scaling_config=ScalingConfig(num_workers=num_workers, use_gpu=gpu > 0,
+                                     resources_per_worker={"CPU": cpus_per_worker,
+                                                           "GPU": gpu,
+                                                           **(worker_resources or {})}),
+        run_config=RunConfig(name=run_name, storage_path=storage,
+                             checkpoint_config=CheckpointConfig(num_to_keep=2),
+                             failure_config=FailureConfig(max_failures=max_failures),
+                             logging_config=LoggingConfig(log_level="WARNING"),
+                             callbacks=callbacks))
+
+
 def train(config: str, table: str, work_dir: str, *, num_workers: int = 1,
           cpus_per_worker: int = 2, gpus: float | None = None, resume: bool = False,
           overwrite: bool = False, storage_path: str | None = None,
-          options: dict | None = None, epochs_this_run: int | None = None) -> dict:
+          options: dict | None = None, epochs_this_run: int | None = None,
+          worker_resources: dict | None = None, max_failures: int = 0) -> dict:
     """Train, then package the selected epoch; returns the package's metrics."""
     # Ray Train workers run in their own working directory: hand them an absolute path.
     cfg = load_config(config, table=Path(table).resolve(), options=options)
@@ -100,17 +129,10 @@ def train(config: str, table: str, work_dir: str, *, num_workers: int = 1,
     storage, run_name = _run_location(work, storage_path)
     _prepare_run(work, storage, run_name, cfg, resume, overwrite)
     init_ray()
-    gpu = gpus_per_worker(gpus, num_workers)
-    trainer = TorchTrainer(
-        train_loop_per_worker,
-        train_loop_config={"cfg": to_plain(cfg), "cpus_per_worker": cpus_per_worker,
-                           "epochs_this_run": epochs_this_run},
-        scaling_config=ScalingConfig(num_workers=num_workers, use_gpu=gpu > 0,
-                                     resources_per_worker={"CPU": cpus_per_worker,
-                                                           "GPU": gpu}),
-        run_config=RunConfig(name=run_name, storage_path=storage,
-                             checkpoint_config=CheckpointConfig(num_to_keep=2),
-                             logging_config=LoggingConfig(log_level="WARNING")))
+    trainer = build_trainer(cfg, run_name, storage, num_workers=num_workers,
+                            cpus_per_worker=cpus_per_worker, gpus=gpus,
+                            worker_resources=worker_resources, max_failures=max_failures,
+                            epochs_this_run=epochs_this_run)
     result = trainer.fit()
     if result.checkpoint is None:
         raise SystemExit(f"training produced no checkpoint: {result.error}")
@@ -131,7 +153,8 @@ def train(config: str, table: str, work_dir: str, *, num_workers: int = 1,
                    "best_epoch": meta["best_epoch"],
                    "best_val_macro_f1": meta["best_val_macro_f1"],
                    "epochs_run": meta["epoch"], "num_workers": num_workers,
-                   "gpus_per_worker": gpu, "selected_epoch_metrics": history[selected - 1],
+                   "gpus_per_worker": gpus_per_worker(gpus, num_workers),
+                   "selected_epoch_metrics": history[selected - 1],
                    "history": history}
         package = write_package(work / "package", cfg, weights, list(action_classes),
                                 list(object_classes), read_info(table).max_objects, metrics,
@@ -158,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cpus-per-worker", type=int, default=2)
     p.add_argument("--gpus-per-worker", type=float, default=None,
                    help="default: 1 when the cluster has a GPU per worker, else 0")
+    p.add_argument("--worker-resources", type=json.loads, default=None, metavar="JSON",
+                   help='custom Ray resources per worker, e.g. \'{"trainer_node": 1}\'')
+    p.add_argument("--max-failures", type=int, default=0,
+                   help="restarts from the last checkpoint after a lost worker or node "
+                        "(-1: without limit)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
     p.add_argument("--overwrite", action="store_true", help="discard an earlier run")
     p.add_argument("--epochs-this-run", type=int, help="stop after this many epochs (a "
@@ -175,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
                     cpus_per_worker=args.cpus_per_worker, gpus=args.gpus_per_worker,
                     resume=args.resume, overwrite=args.overwrite,
                     storage_path=args.storage_path, options=args.cfg_options,
-                    epochs_this_run=args.epochs_this_run)
+                    epochs_this_run=args.epochs_this_run,
+                    worker_resources=args.worker_resources, max_failures=args.max_failures)
     chosen = metrics["selected_epoch_metrics"]
     print(f"packaged epoch {metrics['selected_epoch']} ({metrics['selection']}): "
           f"val top1 {chosen['val_top1']:.4f}, val macro-F1 {chosen['val_macro_f1']:.4f}")
