@@ -32,7 +32,12 @@ from mmengine.config import DictAction
 from jobs.cli import init_ray
 from tuning.report import write_reports
 from tuning.space import load_search
-from tuning.sweep import TrialResources, build_tuner, experiment_exists, fit
+from tuning.sweep import (
+    TrialResources,
+    build_tuner,
+    experiment_exists,
+    experiment_path,
+)
 
 DEFAULT_SPACE = "model/configs/tuning/workcell_fusion.py"
 EXPERIMENT = "tune"   # the sweep's folder in --storage-path (default: --work-dir)
@@ -57,9 +62,12 @@ def tune_sweep(table: str, work_dir: str, *, space: str = DEFAULT_SPACE,
     tuner = build_tuner(search, table, storage, name, resources or TrialResources(),
                         early_stopping=early_stopping, concurrent=concurrent,
                         trial_retries=trial_retries, resume=resume)
-    results, _ = fit(tuner)
-    if not len(results):
-        raise SystemExit("the sweep ran no trial")
+    results = tuner.fit()
+    unfinished = len(results) - results.num_terminated - results.num_errors
+    if unfinished or len(results) < search.num_samples:
+        # Tune returns after Ctrl-C (or a lost driver) with the sweep's state saved.
+        raise SystemExit(f"the sweep stopped with {max(unfinished, 1)} trials unfinished: "
+                         f"continue it with --resume ({experiment_path(storage, name)})")
     return write_reports(results, search, table, work, early_stopping)
 
 

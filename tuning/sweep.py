@@ -19,7 +19,6 @@ loop's own ``epoch``, not Tune's count of reports (which a retried trial starts 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,10 +146,3 @@ def build_tuner(search: Config, table: str, storage: str, name: str,
 def _trial_folder(trial) -> str:
     # Tune's default folder name spells out every drawn value: too long for some filesystems.
     return f"trial_{trial.trial_id}"
-
-
-def fit(tuner: tune.Tuner) -> tuple[tune.ResultGrid, float]:
-    """Run the sweep; (results, wall seconds of this call)."""
-    started = time.time()
-    results = tuner.fit()
-    return results, time.time() - started
