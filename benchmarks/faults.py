@@ -41,6 +41,8 @@ from ray.util.state import list_actors
 
 TRAINER_RESOURCE = "trainer_node"
 TRAIN_WORKER = "RayTrainWorker"
+DATA_WORKER = "MapWorker("   # Ray Data's actor-pool workers
+CHECKPOINT_SNAPSHOT = "checkpoint_manager_snapshot.json"   # Ray Train V2's, per run
 # The per-epoch figures an interrupted training run must reproduce.
 COMPARED = ("train_loss", "val_top1", "val_macro_f1")
 
@@ -70,17 +72,18 @@ def start_cluster(worker_nodes: int = 2, cpus_per_node: int = 1) -> tuple[Cluste
     return cluster, workers, dashboard
 
 
-def actors(class_name: str, dashboard: str, alive_only: bool = True) -> list:
-    filters = [("class_name", "=", class_name)]
-    if alive_only:
-        filters.append(("state", "=", "ALIVE"))
-    return list_actors(address=dashboard, filters=filters, limit=1000,
-                       raise_on_missing_output=False)
+def actors(class_prefix: str, dashboard: str, alive_only: bool = True) -> list:
+    """Actors whose class name starts with ``class_prefix`` (Ray Data names its actors
+    ``MapWorker(<operator>)``)."""
+    filters = [("state", "=", "ALIVE")] if alive_only else []
+    return [a for a in list_actors(address=dashboard, filters=filters, limit=10000,
+                                   raise_on_missing_output=False)
+            if a.class_name.startswith(class_prefix)]
 
 
-def nodes_of(class_name: str, dashboard: str) -> set[str]:
-    """The nodes every actor of ``class_name`` (alive or dead) ran on."""
-    return {a.node_id for a in actors(class_name, dashboard, alive_only=False)}
+def nodes_of(class_prefix: str, dashboard: str) -> set[str]:
+    """The nodes every actor of ``class_prefix`` (alive or dead) ran on."""
+    return {a.node_id for a in actors(class_prefix, dashboard, alive_only=False)}
 
 
 def wait_for(condition, timeout_s: float, what: str, poll_s: float = 0.2):
@@ -93,11 +96,14 @@ def wait_for(condition, timeout_s: float, what: str, poll_s: float = 0.2):
     raise TimeoutError(f"waited {timeout_s:.0f} s for {what}")
 
 
-def kill_train_worker(dashboard: str, checkpoints: str, workers: int,
-                      timeout_s: float = 300) -> dict:
-    """SIGKILL one Ray Train worker process once a checkpoint matches the glob ``checkpoints``
-    and ``workers`` workers are alive at once; reports the nodes those workers were on."""
-    wait_for(lambda: glob.glob(checkpoints), timeout_s, f"a checkpoint {checkpoints}")
+def kill_train_worker(dashboard: str, runs: str, workers: int, timeout_s: float = 300) -> dict:
+    """SIGKILL one Ray Train worker process once a training run matching the glob ``runs``
+    has registered a checkpoint and ``workers`` workers are alive at once; reports the nodes
+    those workers were on."""
+    # The controller writes its snapshot once a reported checkpoint is registered; a checkpoint
+    # folder alone may still be uploading, and a kill then restarts from the start.
+    wait_for(lambda: glob.glob(f"{runs}/{CHECKPOINT_SNAPSHOT}"), timeout_s,
+             f"a registered checkpoint in {runs}")
 
     def all_alive():
         found = actors(TRAIN_WORKER, dashboard)
@@ -157,7 +163,7 @@ def train_worker_killed(table: Path, work: Path, dashboard: str, options: dict) 
     thread, out = in_thread(train, config, str(table), str(work / "killed"), max_failures=2,
                             **kwargs)
     checkpoints = work.resolve() / "killed" / "train"
-    kill = kill_train_worker(dashboard, str(checkpoints / "checkpoint_*"), workers=2)
+    kill = kill_train_worker(dashboard, str(checkpoints), workers=2)
     kill["checkpoints_before_kill"] = len(list(checkpoints.glob("checkpoint_*")))
     killed = joined(thread, out, 900)
     return {"clean_wall_s": clean_s, "killed_wall_s": time.time() - started, **kill,
@@ -179,8 +185,8 @@ def tune_trial_killed(table: Path, work: Path, dashboard: str, options: dict) ->
     thread, out = in_thread(tune_sweep, str(table), str(work), options=options,
                             resources=resources, early_stopping=False, overwrite=True)
     # Two trials at a time: their two workers alive together, on the two worker nodes.
-    kill = kill_train_worker(dashboard, str(work.resolve() / "tune" / "train_runs" / "*" /
-                                            "checkpoint_*"), workers=2, timeout_s=600)
+    kill = kill_train_worker(dashboard, str(work.resolve() / "tune" / "train_runs" / "*"),
+                             workers=2, timeout_s=600)
     facts = joined(thread, out, 1200)
     return {"trials": facts["trials"], "trials_finished": facts["trials_finished"],
             "trials_errored": facts["trials_errored"], "epochs_trained": facts["epochs_trained"],
@@ -227,7 +233,7 @@ def table_facts(table: Path) -> dict:
     facts = {"files": len(list(table.glob("split=*/*.parquet")))}
     for split in SPLITS:
         if (table / f"split={split}").exists():
-            rows, _ = read_feature_table(table, split=split, columns=["video_id"])
+            rows, _ = read_feature_table(table, splits=[split], columns=["video_id"])
             facts[split] = {"rows": rows.num_rows, "videos": len(set(
                 rows.column("video_id").to_pylist())),
                 "sha256": content_checksum(table, split)}
@@ -244,7 +250,7 @@ def ingest_node_removed(cluster: Cluster, nodes: list, dashboard: str, dataset: 
     started = time.time()
     thread, result = in_thread(ingest_annotations, dataset, out, workers=2, overwrite=True)
     by_id = {node.node_id: node for node in nodes}
-    busy = wait_for(lambda: [a.node_id for a in actors("_MapWorker", dashboard)
+    busy = wait_for(lambda: [a.node_id for a in actors(DATA_WORKER, dashboard)
                              if a.node_id in by_id], 300,
                     "a Ray Data actor on a node that may be removed", poll_s=0.05)
     removed_at = time.time()
@@ -339,8 +345,8 @@ def markdown(result: dict) -> str:
                                           "tune_interrupted_restored", "ingest_node_removed"))
     lines = [
         "| failure | outcome | figures |", "|---|---|---|",
-        f"| training worker SIGKILLed after checkpoint {t['checkpoints_before_kill']} "
-        f"(2 workers on {t['worker_nodes']} nodes) | restarted from the last checkpoint, "
+        f"| training worker SIGKILLed with {t['checkpoints_before_kill']} checkpoint folders "
+        f"written (2 workers on {t['worker_nodes']} nodes) | restarted from the last checkpoint, "
         f"{t['epochs']} epochs | largest per-epoch metric gap to the clean run "
         f"{t['max_metric_gap']:.2g}; wall {t['killed_wall_s']:.0f} s vs {t['clean_wall_s']:.0f}"
         " s clean |",
@@ -359,7 +365,8 @@ def markdown(result: dict) -> str:
         lines.append(
             f"| Serve {s['deployment']} replica killed under a stream | "
             f"{s['failures_after_kill']}/{s['requests_after_kill']} frames failed after the "
-            f"kill | recovery {recovery}; statuses {s['statuses_after_kill']} |")
+            f"kill | recovery (kill to the first answer after the last failure) {recovery}; "
+            f"statuses {s['statuses_after_kill']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -34,7 +34,10 @@ def init_ray() -> None:
         port = _free_port()
         dashboard = {"dashboard_host": "127.0.0.1", "dashboard_port": port}
         env_vars["RAY_API_SERVER_ADDRESS"] = f"http://127.0.0.1:{port}"
-    ray.init(address=address, configure_logging=True, logging_level="WARNING",
+    # "local": a new instance, never the one another `ray start` on this machine left in
+    # /tmp/ray/ray_current_cluster (running, or stale after it stopped); RAY_ADDRESS=auto joins
+    # that one on purpose.
+    ray.init(address=address or "local", configure_logging=True, logging_level="WARNING",
              runtime_env={"env_vars": env_vars}, **dashboard)
 
 

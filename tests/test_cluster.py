@@ -63,7 +63,7 @@ def test_ingest_loses_a_node_and_writes_the_same_table(cluster, workcell_table, 
     from jobs.ingest import ingest_annotations
 
     assert ingest_annotations(dataset, tmp_path / "clean", workers=2).ok
-    assert len(faults.nodes_of("_MapWorker", dashboard)) >= 2
+    assert len(faults.nodes_of(faults.DATA_WORKER, dashboard)) >= 2
     case = faults.ingest_node_removed(multi_node, workers, dashboard, dataset,
                                       tmp_path / "ingest", tmp_path / "clean")
     assert case["ok"] and case["rejected"] == 0
