@@ -33,6 +33,7 @@ from jobs.cli import init_ray
 from tuning.report import write_reports
 from tuning.space import load_search
 from tuning.sweep import (
+    TRAIN_RUNS,
     TrialResources,
     build_tuner,
     experiment_exists,
@@ -68,7 +69,8 @@ def tune_sweep(table: str, work_dir: str, *, space: str = DEFAULT_SPACE,
         # Tune returns after Ctrl-C (or a lost driver) with the sweep's state saved.
         raise SystemExit(f"the sweep stopped with {max(unfinished, 1)} trials unfinished: "
                          f"continue it with --resume ({experiment_path(storage, name)})")
-    return write_reports(results, search, table, work, early_stopping)
+    return write_reports(results, search, table, work, early_stopping,
+                         train_runs=f"{experiment_path(storage, name)}/{TRAIN_RUNS}")
 
 
 def _clear(storage: str, name: str) -> None:

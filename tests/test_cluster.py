@@ -82,13 +82,17 @@ def _ray_cli() -> str:
 def test_ray_job_submit_to_a_local_head(workcell_table, tmp_path):
     """``ray start --head`` (token authentication on, Ray 2.60), then ``ray job submit``:
     refused without RAY_AUTH_MODE=token, run with it."""
-    port, dashboard_port = faults._free_port(), faults._free_port()
+    # Ports of its own: the session's local Ray instance holds the default agent ports, and
+    # a head whose job agent cannot bind answers "No available agent to submit job".
+    port, dashboard_port, *agent_ports = (faults._free_port() for _ in range(6))
     env = {k: v for k, v in os.environ.items()
            if k not in ("RAY_ADDRESS", "RAY_AUTH_MODE")}
     head = subprocess.Popen(
         [_ray_cli(), "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
          f"--dashboard-port={dashboard_port}", "--dashboard-host=127.0.0.1",
-         "--include-dashboard=true"],
+         "--include-dashboard=true", f"--dashboard-agent-listen-port={agent_ports[0]}",
+         f"--dashboard-agent-grpc-port={agent_ports[1]}",
+         f"--runtime-env-agent-port={agent_ports[2]}", f"--metrics-export-port={agent_ports[3]}"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     address = f"http://127.0.0.1:{dashboard_port}"
     out = tmp_path / "features"
@@ -100,8 +104,8 @@ def test_ray_job_submit_to_a_local_head(workcell_table, tmp_path):
         refused = subprocess.run(submit, env=env, capture_output=True, text=True, timeout=300)
         assert refused.returncode != 0
         assert "Missing authentication token" in refused.stdout + refused.stderr
-        ran = subprocess.run(submit, env={**env, "RAY_AUTH_MODE": "token"},
-                             capture_output=True, text=True, timeout=600)
+        ran = faults.wait_for(lambda: _submitted(submit, {**env, "RAY_AUTH_MODE": "token"}),
+                              120, "the head's job agent", 2.0)
         assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
         assert "succeeded" in ran.stdout
     finally:
@@ -111,6 +115,13 @@ def test_ray_job_submit_to_a_local_head(workcell_table, tmp_path):
     assert report["rejected"] == [] and sum(report["videos"].values()) > 0
     assert faults.table_facts(out) == faults.table_facts(workcell_table) | {
         "files": faults.table_facts(out)["files"]}
+
+
+def _submitted(submit: list[str], env: dict):
+    """The finished submission, or None while the head answers that its job agent is not up
+    yet (Ray's "please try again later")."""
+    ran = subprocess.run(submit, env=env, capture_output=True, text=True, timeout=600)
+    return None if "No available agent" in ran.stdout + ran.stderr else ran
 
 
 def _dashboard_up(address: str) -> bool:

@@ -23,13 +23,28 @@ def _history(result: tune.Result) -> pd.DataFrame:
     return frame
 
 
-def trial_rows(results: tune.ResultGrid, search: Config) -> list[dict]:
+def _run_history(train_runs: Path, trial_id: str) -> pd.DataFrame:
+    """The per-epoch history in the trial's newest complete training checkpoint.
+
+    A sweep interrupted after a trial's training run ended but before Tune marked the trial
+    done resumes that run with no epoch left to report, and Tune keeps only what a trial
+    reports in its last attempt; the run's own checkpoints keep every epoch."""
+    logs = [pd.read_csv(f) for f in (train_runs / trial_id).glob("checkpoint_*/logs/metrics.csv")]
+    return max(logs, key=len) if logs else pd.DataFrame(columns=["epoch"])
+
+
+def trial_rows(results: tune.ResultGrid, search: Config, train_runs: Path) -> list[dict]:
     """One row per trial: its draw, how far it ran and its best validation epoch."""
     metric, max_epochs = search.metric, search.trial_options.train_cfg.max_epochs
     rows = []
     for result in results:
+        trial_id = result.metrics.get("trial_id") or Path(result.path).name.removeprefix(
+            "trial_")
         history = _history(result)
-        row = {"trial_id": result.metrics.get("trial_id") or Path(result.path).name,
+        from_run = _run_history(train_runs, trial_id)
+        if len(from_run) > len(history):
+            history = from_run
+        row = {"trial_id": trial_id,
                "status": "ERROR" if result.error else "TERMINATED",
                "epochs": int(history["epoch"].max()) if len(history) else 0}
         row["stopped_early"] = not result.error and row["epochs"] < max_epochs
@@ -38,7 +53,7 @@ def trial_rows(results: tune.ResultGrid, search: Config) -> list[dict]:
                 else history.loc[history[metric].idxmin()]
             row.update({f"best_{metric}": float(best[metric]), "best_epoch": int(best["epoch"]),
                         "val_top1_at_best": float(best["val_top1"]),
-                        "train_s": float(history["time_total_s"].max())})
+                        "train_s": float(history["epoch_seconds"].sum())})
         for key, value in result.config.items():
             row[key] = Path(value).stem if key == CONFIG_KEY else value
         rows.append(row)
@@ -75,9 +90,12 @@ def summary(results: tune.ResultGrid, search: Config, rows: list[dict],
     """The sweep's figures: trials, wall time, time to the best value and the best trial."""
     reports = progress(results, search)
     metric = search.metric
-    best_value = reports["best_so_far"].iloc[-1]
-    reached = reports.loc[reports[metric] == best_value, "elapsed_s"].iloc[0]
-    best = results.get_best_result(metric=metric, mode=search.mode, scope="all")
+    best_row = _best_row(rows, search)
+    best_value = best_row[f"best_{metric}"]
+    # A trial whose epochs only its training run kept (see _run_history) has no timestamps:
+    # the time to the best is then the sweep's end.
+    reached_at = reports.loc[reports[metric] == best_value, "elapsed_s"]
+    reached = reached_at.iloc[0] if len(reached_at) else reports["elapsed_s"].iloc[-1]
     finished = [r for r in rows if r["status"] == "TERMINATED"]
     return {
         "trials": len(rows), "trials_finished": len(finished),
@@ -87,18 +105,28 @@ def summary(results: tune.ResultGrid, search: Config, rows: list[dict],
         "wall_s": float(reports["elapsed_s"].iloc[-1]),
         "time_to_best_s": float(reached),
         f"best_{metric}": float(best_value),
-        "best_config": {k: v for k, v in best.config.items()},
+        "best_trial": best_row["trial_id"],
+        "best_config": dict(_result_of(results, best_row["trial_id"]).config),
         "scheduler": dict(search.scheduler) if early_stopping else {"type": "FIFOScheduler"},
         "budget_per_trial": search.trial_options.to_dict(),
         "num_samples": search.num_samples,
     }
 
 
-def write_best_config(results: tune.ResultGrid, search: Config, table: str,
-                      out: Path) -> Path:
+def _best_row(rows: list[dict], search: Config) -> dict:
+    key = f"best_{search.metric}"
+    scored = [r for r in rows if key in r]
+    return max(scored, key=lambda r: r[key]) if search.mode == "max" \
+        else min(scored, key=lambda r: r[key])
+
+
+def _result_of(results: tune.ResultGrid, trial_id: str) -> tune.Result:
+    return next(r for r in results if Path(r.path).name == f"trial_{trial_id}")
+
+
+def write_best_config(draw: dict, search: Config, table: str, out: Path) -> Path:
     """The best trial's recognizer config as one file: ``jobs.train --config <it>``."""
-    best = results.get_best_result(metric=search.metric, mode=search.mode, scope="all")
-    config_file, cfg, options = trial_config(search, best.config, table)
+    config_file, cfg, options = trial_config(search, draw, table)
     header = (f"# The best trial of a Ray Tune sweep (python -m jobs.tune): {config_file} with\n"
               + "".join(f"#   {k}={v!r}\n" for k, v in options.items())
               + "# Train it with python -m jobs.train --config <this file> --table ... "
@@ -152,12 +180,12 @@ def progress_png(reports: pd.DataFrame, metric: str, path: Path, title: str) -> 
 
 
 def write_reports(results: tune.ResultGrid, search: Config, table: str, out: str | Path,
-                  early_stopping: bool) -> dict:
+                  early_stopping: bool, train_runs: str | Path) -> dict:
     """trials.csv, trials.md, progress.csv / .png (every epoch report in time order),
     tune.json and best_config.py in ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = trial_rows(results, search)
+    rows = trial_rows(results, search, Path(train_runs))
     facts = summary(results, search, rows, early_stopping)
     keys = list(dict.fromkeys(k for row in rows for k in row))
     with open(out / "trials.csv", "w", newline="") as f:
@@ -169,6 +197,6 @@ def write_reports(results: tune.ResultGrid, search: Config, table: str, out: str
     reports.to_csv(out / "progress.csv", index=False)
     progress_png(reports, search.metric, out / "progress.png",
                  f"{facts['trials']} trials, {facts['scheduler']['type']}")
-    facts["best_config_file"] = str(write_best_config(results, search, table, out))
+    facts["best_config_file"] = str(write_best_config(facts["best_config"], search, table, out))
     (out / "tune.json").write_text(json.dumps(facts, indent=2) + "\n")
     return facts
