@@ -27,9 +27,11 @@ import json
 import sys
 from pathlib import Path
 
+import pyarrow.fs as pafs
 from mmengine.config import DictAction
 
 from jobs.cli import init_ray
+from jobs.train import _storage
 from tuning.report import write_reports
 from tuning.space import load_search
 from tuning.sweep import (
@@ -74,10 +76,7 @@ def tune_sweep(table: str, work_dir: str, *, space: str = DEFAULT_SPACE,
 
 
 def _clear(storage: str, name: str) -> None:
-    import pyarrow.fs as pafs
-
-    fs, root = (pafs.FileSystem.from_uri(storage) if "://" in storage
-                else (pafs.LocalFileSystem(), str(Path(storage).resolve())))
+    fs, root = _storage(storage)
     if fs.get_file_info(f"{root}/{name}").type != pafs.FileType.NotFound:
         fs.delete_dir(f"{root}/{name}")
 
