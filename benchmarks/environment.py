@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
+from pathlib import Path
 
 import mmaction
 import mmcv
@@ -26,3 +28,22 @@ def environment() -> dict:
                      "mmdet": mmdet.__version__, "mmpose": mmpose.__version__,
                      "ray": ray.__version__, "scikit-learn": sklearn.__version__},
     }
+
+
+def code_commit(allow_dirty: bool = False) -> str:
+    """The commit the benchmark's code is at. Every row of a results file must come from one
+    commit, so uncommitted changes to anything but results and reports refuse the run
+    (``allow_dirty``: record them as "<sha>+dirty" instead, for trial runs)."""
+    root = Path(__file__).parents[1]
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                            cwd=root, capture_output=True, text=True, check=True).stdout
+    changed = [line[3:] for line in status.splitlines()
+               if not line[3:].startswith(("benchmarks/results/", "docs/"))]
+    if not changed:
+        return sha
+    if not allow_dirty:
+        raise SystemExit(f"uncommitted changes to {changed}: commit them first, so that the "
+                         "results name the code that made them (or pass --allow-dirty)")
+    return f"{sha}+dirty"

@@ -57,7 +57,7 @@ def start_cluster(worker_nodes: int = 2, cpus_per_node: int = 1) -> tuple[Cluste
     """A head and ``worker_nodes`` workers (each with one ``trainer_node``), connected to.
 
     Returns (cluster, worker nodes, dashboard URL). The runtime environment is the one
-    jobs.cli.init_ray gives a local instance: Ray Train's placement-group cleaner must ask
+    model.cluster.init_ray gives a local instance: Ray Train's placement-group cleaner must ask
     this cluster's state API (see there)."""
     port = _free_port()
     cluster = Cluster(initialize_head=True, head_node_args={
@@ -372,8 +372,9 @@ def markdown(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from benchmarks.environment import environment
-    from jobs.cli import init_ray, write_report
     from jobs.ingest import ingest_annotations
+    from model.cluster import init_ray
+    from model.reports import write_report
     from tests.factories import tiny_config
     from workcell_synth import generate_dataset
 

@@ -29,14 +29,16 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.environment import environment
-from jobs.cli import init_ray, write_report
+from actors.extraction import extract, select_inputs
+from benchmarks.environment import code_commit, environment
 from jobs.evaluate import check_frozen, evaluate
-from jobs.extract import extract, load_config, select_inputs
+from model.cluster import init_ray
 from model.datasets.annotation import DatasetSpec
 from model.datasets.video_manifest import videos_in_folder
 from model.evaluation.metrics import classification_metrics
+from model.frame_path.chain import load_config
 from model.perception.training import evaluate_package
+from model.reports import write_report
 
 DETECTION_TEST = "coco/detection_test.json"
 KEYPOINTS_TEST = "coco/keypoints_test.json"
@@ -105,9 +107,9 @@ def end_to_end_figures(recognizer: Path, data: Path, annotations_table: Path,
     inputs = select_inputs(videos_in_folder(data / "videos", data / "annotations",
                                             data / "splits.json"), ["test"], clips, "test")
     init_ray()
-    # The extraction benchmark's headline setting: the Ray Data pipeline, 2 actors per stage.
+    # The extraction benchmark's headline setting: the Ray Data pipeline, 2 actors.
     report = extract(inputs, spec, extracted, config=load_config(extraction_config, None),
-                     executor="ray", detector_actors=2, pose_actors=2, source=str(data))
+                     executor="ray", actors=2, source=str(data))
     if report.failures:
         raise SystemExit(f"extraction failed: {report.failures}")
     from_pixels = evaluate(recognizer, extracted, work / "end_to_end_pixels", timeline=False)
@@ -155,8 +157,7 @@ def markdown(res: dict) -> str:
                   f"{e['annotations_macro_f1']:.3f} | |", "",
                   f"{e['windows']} windows of {e['clips']} test clips; extraction "
                   f"{e['extraction_frames']} frames at "
-                  f"{e['extraction_frames_per_s']:.1f} frames/s (Ray Data pipeline, 2 actors "
-                  "per stage)."]
+                  f"{e['extraction_frames_per_s']:.1f} frames/s (Ray Data pipeline, 2 actors)."]
     lines += ["", "Detector AP per class: " + ", ".join(
         f"{k} {v:.3f}" for k, v in d["per_class_ap"].items())]
     return "\n".join(lines) + "\n"
@@ -184,9 +185,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-end-to-end", action="store_true",
                    help="only the detector and pose figures (minutes instead of the "
                         "extraction of every test clip)")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="run with uncommitted code changes (recorded as <sha>+dirty)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/pixels"),
                    help="results stem (.json and .md)")
     args = p.parse_args(argv)
+    commit = code_commit(args.allow_dirty)
     data = args.data
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -197,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.recognizer, data, args.table or data / "features",
                 args.extraction_config, args.extracted or data / "extracted-test-clips",
                 work, args.frozen_test_set, args.clips)
+    results["commit"] = commit
     results["environment"] = environment()
     write_report(args.out, results, markdown(results))
     print(markdown(results))

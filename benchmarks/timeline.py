@@ -34,7 +34,6 @@ from tqdm import tqdm
 
 from benchmarks.environment import environment
 from benchmarks.performance_report import timeline_table
-from jobs.cli import write_report
 from jobs.evaluate import check_frozen, check_table_classes
 from model.datasets.feature_table import read_feature_table
 from model.device import local_device
@@ -51,6 +50,7 @@ from model.inference.ensemble import predict_members
 from model.inference.package import load_package
 from model.inference.step_cache import step_features
 from model.inference.timeline_head import load_timeline_head, step_probs
+from model.reports import write_report
 from model.training.timeline import (
     choose_offline,
     choose_online,

@@ -24,12 +24,12 @@ from pathlib import Path
 from mmengine.config import DictAction
 
 from benchmarks.environment import environment
-from jobs.cli import write_report
 from jobs.evaluate import evaluate
 from jobs.ingest import ingest_annotations
 from jobs.train import train
 from jobs.tune import DEFAULT_SPACE, tune_sweep
 from model.evaluation.baselines import run_baseline
+from model.reports import write_report
 from tuning.space import load_search
 from tuning.sweep import TrialResources
 from workcell_synth import generate_dataset

@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 from benchmarks.environment import environment
-from jobs.cli import write_report
 from jobs.evaluate import check_frozen, evaluate
 from jobs.ingest import ingest_annotations
 from jobs.train import RUN_CONFIG, train
@@ -33,6 +32,7 @@ from model.builders import load_config
 from model.datasets.feature_table import content_checksum
 from model.evaluation.baselines import BASELINES, run_baseline
 from model.evaluation.report import confusion_png, evaluation_markdown, timeline_png
+from model.reports import write_report
 from workcell_synth import generate_dataset
 
 CONFIGS = "model/configs/workcell"

@@ -24,12 +24,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from jobs.cli import write_report
 from jobs.ingest import ingest_mmaction_pkl
 from model.builders import pipeline_step
 from model.datasets.feature_table import content_checksum, read_info
 from model.datasets.mmaction_pkl import load_skeleton_pkl
-from model.device import local_device
 from model.evaluation.metrics import classification_metrics
 from model.evaluation.report import (
     confusion_png,
@@ -43,15 +41,9 @@ from model.evaluation.timeline import (
     head_timelines,
     untrimmed_videos,
 )
-from model.inference.ensemble import (
-    ENSEMBLE_FILE,
-    combine,
-    is_ensemble,
-    load_ensemble,
-    predict_members,
-)
-from model.inference.package import CLASSES, load_package
+from model.inference.ensemble import combine, load_members, package_classes, predict_members
 from model.inference.timeline_head import has_timeline_head, load_timeline_head
+from model.reports import write_report
 
 
 class TestSetMismatch(RuntimeError):
@@ -67,26 +59,6 @@ def check_frozen(table: str | Path, split: str, frozen_file: str | Path) -> str:
             f"{frozen['content_sha256']} (generator {frozen.get('generator')}); regenerate and "
             "re-ingest the frozen test set before reporting")
     return f"matches {Path(frozen_file).name} (sha256 {actual[:16]}...)"
-
-
-def load_members(package_dir: str | Path) -> tuple[dict, dict[str, float]]:
-    """Member packages and their weights, of a package or an ensemble folder."""
-    device = local_device()
-    if is_ensemble(package_dir):
-        ensemble = load_ensemble(package_dir, device)
-        return ensemble.members, ensemble.weights
-    return {"model": load_package(package_dir, device)}, {"model": 1.0}
-
-
-def package_classes(package_dir: str | Path) -> tuple[list[str], list[str]]:
-    """The action and object classes of a package or ensemble, read without building the
-    models."""
-    folder = Path(package_dir)
-    if is_ensemble(folder):
-        first = next(iter(json.loads((folder / ENSEMBLE_FILE).read_text())["members"].values()))
-        folder = folder / first
-    classes = json.loads((folder / CLASSES).read_text())
-    return classes["action_classes"], classes["object_classes"]
 
 
 def check_table_classes(package_dir: str | Path, table: str | Path) -> list[str]:

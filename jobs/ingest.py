@@ -30,7 +30,7 @@ from pathlib import Path
 import ray
 
 from actors.annotation_ingest import AnnotationToRows, ValidateAnnotation, with_split
-from jobs.cli import init_ray, write_report
+from model.cluster import init_ray
 from model.datasets.annotation import (
     DEFAULT_MAX_ANNOTATION_BYTES,
     AnnotationError,
@@ -52,6 +52,7 @@ from model.datasets.splits import (
     load_split_file,
     write_split_file,
 )
+from model.reports import write_report
 
 
 @dataclass

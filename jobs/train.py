@@ -25,16 +25,15 @@ import pyarrow.fs as pafs
 import torch
 from mmengine.config import DictAction
 from mmengine.dataset import pseudo_collate
-from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig, ScalingConfig
-from ray.train.torch import TorchTrainer
 
-from jobs.cli import init_ray
-from model.builders import build_dataset, build_model, check_classes, load_config, to_plain
+from model.builders import build_dataset, build_model, check_classes, load_config
+from model.cluster import init_ray
 from model.datasets.feature_table import read_info
 from model.device import gpus_per_worker
 from model.inference.export import export_onnx
 from model.inference.package import write_package
-from model.training.loop import META_FILE, SELECTED_WEIGHTS_FILE, train_loop_per_worker
+from model.training.loop import META_FILE, SELECTED_WEIGHTS_FILE
+from model.training.trainer import build_trainer
 
 RUN_CONFIG = "train_config.py"  # the config a run started with, checked on --resume
 
@@ -85,34 +84,6 @@ def _example_inputs(cfg, model) -> dict[str, torch.Tensor]:
     data = model.data_preprocessor(pseudo_collate([dataset[0]]))
     keys = model.backbone.input_keys
     return {k: data["inputs"][k] for k in keys}
-
-
-def build_trainer(cfg, run_name: str, storage: str, *, num_workers: int = 1,
-                  cpus_per_worker: int = 2, gpus: float | None = None,
-                  worker_resources: dict | None = None, max_failures: int = 0,
-                  epochs_this_run: int | None = None, callbacks: list | None = None
-                  ) -> TorchTrainer:
-    """The ``TorchTrainer`` of one training run of ``cfg`` (jobs.train and every Tune trial).
-
-    ``worker_resources``: custom Ray resources each worker needs besides CPUs and GPUs (e.g.
-    ``{"trainer_node": 1}`` to keep workers on the nodes that offer it); ``max_failures``: how
-    many times Ray Train restarts the worker group from the last checkpoint after a worker or
-    node is lost.
-    """
-    gpu = gpus_per_worker(gpus, num_workers)
-    return TorchTrainer(
-        train_loop_per_worker,
-        train_loop_config={"cfg": to_plain(cfg), "cpus_per_worker": cpus_per_worker,
-                           "epochs_this_run": epochs_this_run},
-        scaling_config=ScalingConfig(num_workers=num_workers, use_gpu=gpu > 0,
-                                     resources_per_worker={"CPU": cpus_per_worker,
-                                                           "GPU": gpu,
-                                                           **(worker_resources or {})}),
-        run_config=RunConfig(name=run_name, storage_path=storage,
-                             checkpoint_config=CheckpointConfig(num_to_keep=2),
-                             failure_config=FailureConfig(max_failures=max_failures),
-                             logging_config=LoggingConfig(log_level="WARNING"),
-                             callbacks=callbacks))
 
 
 def train(config: str, table: str, work_dir: str, *, num_workers: int = 1,

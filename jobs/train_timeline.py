@@ -23,7 +23,6 @@ from pathlib import Path
 from mmengine.config import Config, DictAction
 from tqdm import tqdm
 
-from jobs.cli import write_report
 from jobs.evaluate import check_table_classes
 from model.device import local_device
 from model.evaluation.timeline import untrimmed_videos
@@ -35,6 +34,7 @@ from model.inference.timeline_head import (
     step_probs,
     write_timeline_head,
 )
+from model.reports import write_report
 from model.training.timeline import choose_offline, choose_online, train_tcn
 
 DEFAULT_CONFIG = "model/configs/timeline/mstcn.py"

@@ -30,10 +30,10 @@ from pathlib import Path
 import pyarrow.fs as pafs
 from mmengine.config import DictAction
 
-from jobs.cli import init_ray
 from jobs.train import _storage
+from model.cluster import init_ray
 from tuning.report import write_reports
-from tuning.space import load_search
+from tuning.space import SweepError, load_search
 from tuning.sweep import (
     TRAIN_RUNS,
     TrialResources,
@@ -116,11 +116,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     resources = TrialResources(args.num_workers, args.cpus_per_worker, args.gpus_per_worker,
                                args.worker_resources, args.max_failures)
-    facts = tune_sweep(args.table, args.work_dir, space=args.space, options=args.cfg_options,
-                       storage_path=args.storage_path, name=args.name, resources=resources,
-                       early_stopping=not args.no_early_stopping,
-                       concurrent=args.max_concurrent, trial_retries=args.trial_retries,
-                       resume=args.resume, overwrite=args.overwrite)
+    try:
+        facts = tune_sweep(args.table, args.work_dir, space=args.space,
+                           options=args.cfg_options, storage_path=args.storage_path,
+                           name=args.name, resources=resources,
+                           early_stopping=not args.no_early_stopping,
+                           concurrent=args.max_concurrent, trial_retries=args.trial_retries,
+                           resume=args.resume, overwrite=args.overwrite)
+    except SweepError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     metric = next(k for k in facts if k.startswith("best_val"))
     print(f"{facts['trials']} trials in {facts['wall_s']:.0f} s; {metric} "
           f"{facts[metric]:.4f} after {facts['time_to_best_s']:.0f} s")

@@ -29,7 +29,6 @@ import time
 import uuid
 from pathlib import Path
 
-import cv2
 import numpy as np
 from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
@@ -38,15 +37,17 @@ from ray.exceptions import RayError
 from ray.serve.handle import DeploymentHandle
 
 import model  # noqa: F401  (the MMAction2 packaging fix precedes any mmaction import)
-from actors.openmmlab_models import set_inference_threads
-from actors.video_decode import DecodeShard, VideoError, plan_shards, probe_video
-from actors.video_features import video_table
-from model.datasets.annotation import DatasetSpec
 from model.device import local_device
+from model.frame_path.images import FrameError, FrameTooLarge
+from model.frame_path.images import decode_image as decode_frame
+from model.frame_path.models import set_inference_threads
+from model.frame_path.rows import PERCEPTION, video_rows
+from model.frame_path.tracking import Tracker
+from model.frame_path.video import VideoError, probe_video, read_frames
 from model.inference.package import load_package
 from model.inference.timeline_head import TIMELINE_DIR, load_timeline_head
 from serve.deployments import Detector, PoseEstimator, Recognizer
-from serve.features import FeatureWindow, example_window, window_table
+from serve.features import FeatureWindow, example_window, window_arrays
 from serve.settings import DEFAULT_CONFIG, ServingSettings, load_settings
 from serve.stream import RequestError, StreamState
 
@@ -64,22 +65,19 @@ async def _refused(_: Request, exc: RequestError) -> JSONResponse:
 
 
 def decode_image(data: bytes, content_type: str | None, limits: dict) -> np.ndarray:
-    """A BGR frame from an encoded JPEG/PNG body, or a RequestError saying what is wrong."""
+    """A BGR frame from an encoded JPEG/PNG body (its size checked from the header before the
+    one decode of the frame), or a RequestError saying what is wrong."""
     if content_type is not None and content_type.split(";")[0].strip() not in IMAGE_TYPES:
         raise RequestError(415, f"frame: content type {content_type!r}; send {IMAGE_TYPES}")
     if len(data) > int(limits["max_frame_bytes"]):
         raise RequestError(413, f"frame: {len(data)} bytes, more than the limit of "
                                 f"{limits['max_frame_bytes']}")
-    if not data:
-        raise RequestError(400, "frame: empty body")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise RequestError(400, f"frame: {len(data)} bytes that do not decode as a JPEG or "
-                                "PNG image")
-    if image.shape[0] * image.shape[1] > int(limits["max_frame_pixels"]):
-        raise RequestError(413, f"frame: {image.shape[1]}x{image.shape[0]} pixels, more than "
-                                f"the limit of {limits['max_frame_pixels']}")
-    return image
+    try:
+        return decode_frame(data, int(limits["max_frame_pixels"]))
+    except FrameTooLarge as exc:
+        raise RequestError(413, str(exc)) from exc
+    except FrameError as exc:
+        raise RequestError(400, str(exc)) from exc
 
 
 async def read_body(request: Request, limit: int, what: str) -> bytes:
@@ -159,13 +157,12 @@ class ActionService:
         return {"streams": {sid: {"frames": st.next_frame, "persons": len(st.timelines),
                                   "fps": st.fps} for sid, st in self.streams.items()}}
 
-    async def _detect(self, data: bytes) -> tuple[dict, float, float]:
+    async def _detect(self, image: np.ndarray) -> tuple[dict, float, float]:
         mark = time.perf_counter()
-        detections, compute = await self.detector.detect.remote(data)
+        detections, compute = await self.detector.detect.remote(image)
         return detections, compute, (time.perf_counter() - mark) * 1e3
 
-    async def _persons(self, state: StreamState, t: int, image: np.ndarray, data: bytes,
-                       timings: dict):
+    async def _persons(self, state: StreamState, t: int, image: np.ndarray, timings: dict):
         """The tracked persons of frame ``t``. Synchronous detection waits for the frame's
         detections; asynchronous detection starts them and goes on with the last ones that
         arrived (the tracker takes them with the frame they were made on)."""
@@ -173,7 +170,7 @@ class ActionService:
         if not state.options["async_detection"]:
             if state.needs_detection(t):
                 detections, timings["detector_compute"], timings["detector"] = \
-                    await self._detect(data)
+                    await self._detect(image)
         else:
             running = state.detection
             if running is not None and running[1].done():
@@ -187,7 +184,7 @@ class ActionService:
                     logger.warning("stream %s: detection of frame %d failed: %s",
                                    state.stream_id, running[0], running[1].exception())
             if state.detection is None and state.needs_detection(t):
-                state.detection = (t, asyncio.ensure_future(self._detect(data)))
+                state.detection = (t, asyncio.ensure_future(self._detect(image)))
         mark = time.perf_counter()
         persons = state.track(detected_at, image, detections)
         timings["tracking"] = (time.perf_counter() - mark) * 1e3
@@ -231,11 +228,11 @@ class ActionService:
             if self.streams.get(stream_id) is not state:
                 raise RequestError(404, f"stream {stream_id!r} was closed")
             t = state.begin(frame_index, image)
-            persons = await self._persons(state, t, image, data, timings)
+            persons = await self._persons(state, t, image, timings)
             if len(persons.ids):
                 mark = time.perf_counter()
                 persons.keypoints, persons.keypoint_scores, timings["pose_compute"] = \
-                    await self.pose.estimate.remote((data, persons.boxes))
+                    await self.pose.estimate.remote((image, persons.boxes))
                 timings["pose"] = (time.perf_counter() - mark) * 1e3
             await self._collect_recognition(state, timings)
             mark = time.perf_counter()
@@ -303,42 +300,41 @@ class ActionService:
             path = Path(work) / f"{video_id}.mp4"
             path.write_bytes(data)
             try:
-                table = await self._clip_table(path, video_id)
+                arrays = await self._clip_rows(path, video_id)
             except VideoError as exc:
                 raise RequestError(400, f"clip: {exc}") from exc
-        doc = await self.recognizer.timeline.remote(table, online)
+        doc = await self.recognizer.timeline.remote(arrays, online)
         return {"video": video_id, "video_id": video_id, **doc,
                 "models": {"detector": self.settings.extraction["detector"],
                            "pose": self.settings.extraction["pose"],
                            "recognizer": self.settings.package}}
 
-    async def _clip_table(self, path: Path, video_id: str):
-        """jobs.extract's table of one video, its stages run by the deployments."""
+    async def _clip_rows(self, path: Path, video_id: str):
+        """The frame path's feature rows of one video, its model stages run by the
+        deployments (``batch_frames`` frames per call), tracked here."""
         info = probe_video(path)
-        video = self.settings.extraction["video"]
-        decode = DecodeShard(int(self.settings.extraction["detector"]["batch_frames"]))
-        rows = []
-        for shard in plan_shards(video_id, info, int(video["shard_frames"]), 1):
-            for row in decode(shard):
-                if row["error"]:
-                    raise VideoError(row["error"])
-                row = await self.detector.rows.remote(row)
-                rows.append(await self.pose.rows.remote(row))
-        spec = DatasetSpec("serve", tuple(self.settings.action_classes),
-                           tuple(self.settings.object_classes))
-        source = {"kind": "extraction", "random_weights": False,
-                  "detector": self.settings.extraction["detector"],
-                  "pose": self.settings.extraction["pose"]}
-        return video_table(rows, video_id, info.fps, info.width, info.height, 1, spec,
-                           self.settings.tracker, 0.0, None, source).table
+        batch = self.settings.frame_path.batch_frames
+        frames, indices, parts = [], [], []
+        for index, frame in read_frames(path, 0, info.num_frames):
+            frames.append(frame)
+            indices.append(index)
+            if len(frames) == batch or index == info.num_frames - 1:
+                stacked = np.stack(frames)
+                part = await self.detector.rows.remote(stacked)
+                part["keypoints"], part["keypoint_scores"] = await self.pose.rows.remote(
+                    stacked, part["person_boxes"], part["num_persons"])
+                parts.append(part)
+                frames = []
+        perception = {k: np.concatenate([p[k] for p in parts]) for k in PERCEPTION}
+        return video_rows(perception, np.asarray(indices), video_id, info.fps, info.width,
+                          info.height, Tracker(self.settings.frame_path.tracker)).arrays
 
     @app.post("/features")
     async def features(self, window: FeatureWindow) -> dict:
         """Pose and object features of one window (from a client's own detector and pose
         model; the arrays of the feature table, docs/data-format.md) -> class scores of the
         window's subject."""
-        table = window_table(window, self.settings)
-        scores = await self.recognizer.classify.remote(table)
+        scores = await self.recognizer.classify.remote(window_arrays(window, self.settings))
         classes = self.settings.action_classes
         best = int(np.argmax(scores))
         return {"label": classes[best], "score": scores[best],
@@ -351,9 +347,11 @@ class ActionService:
 
     @app.get("/ready")
     async def ready(self) -> dict:
-        """Ready when every model deployment answers."""
-        blank = cv2.imencode(".png", np.zeros((32, 32, 3), np.uint8))[1].tobytes()
+        """Ready when every model deployment (detector, pose model, recognizer) answers."""
+        blank = np.zeros((32, 32, 3), np.uint8)
         await asyncio.gather(self.detector.detect.remote(blank),
+                             self.pose.estimate.remote((blank, np.array([[0, 0, 32, 32]],
+                                                                        np.float32))),
                              self.recognizer.classify.remote(example_window(self.settings)))
         return {"ready": True, "streams": len(self.streams)}
 

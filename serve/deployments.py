@@ -1,47 +1,41 @@
 """The model deployments of the Serve graph: Detector, PoseEstimator and Recognizer.
 
-Each wraps the code the offline jobs run, in its own replica process, so that the stages of
+Each wraps the classes the offline jobs run, in its own replica process, so that the stages of
 consecutive frames overlap and each scales on its own (``num_replicas``, ``num_cpus`` /
-``num_gpus`` in serve/config.yaml): the detector and the pose model are jobs.extract's
-``DetectorStage`` and ``PoseStage``, the recognizer is the package the timeline head was
-trained on. Requests of several streams are merged by ``@serve.batch``; every answer carries
-the replica's compute time in ms, so that a client can tell compute from queueing.
+``num_gpus`` in serve/config.yaml): the detector and the pose model are the frame path's
+``DetectionStage`` and ``PoseStage`` (model/frame_path, as in jobs.extract and jobs.infer), the
+recognizer is the package the timeline head was trained on. Requests of several streams are
+merged by ``@serve.batch``; every answer carries the replica's compute time in ms, so that a
+client can tell compute from queueing.
+
+Frames reach the model replicas decoded: the ingress decodes each frame once (it must, to
+check it) and hands the pixels over; a 480x360 frame through a handle costs about 2 ms more
+than its JPEG bytes (docs/serving.md), and saves each replica a decode of its own.
 """
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 
-import cv2
 import numpy as np
-import pyarrow as pa
 import torch
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import DefaultScope
 from ray import serve
 
 import model  # noqa: F401  (the MMAction2 packaging fix precedes any mmaction import)
-from actors.detector import DetectorStage, select_detections
-from actors.openmmlab_models import choose_model, set_inference_threads
-from actors.pose import PoseStage
-from jobs.extract import load_config, model_stage_arguments
-from jobs.infer import person_timelines
+from model.datasets.frame_rows import FrameArrays
 from model.datasets.window_dataset import STREAMS, VideoArrays
 from model.device import local_device
+from model.frame_path.chain import DetectionStage, PoseStage
+from model.frame_path.models import set_inference_threads
 from model.inference.export import StepEmbedder
 from model.inference.onnx_network import onnx_copy
 from model.inference.package import load_package
+from model.inference.person_timelines import person_timelines
 from model.inference.step_features import embed, step_pipeline
 from serve.features import example_window
 from serve.settings import ServingSettings
-
-
-def decode_frame(encoded: bytes) -> np.ndarray:
-    """A BGR frame from the JPEG/PNG bytes the ingress checked. Frames travel between
-    replicas encoded: 20-40 KB instead of 0.5 MB of pixels through the object store."""
-    return cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR)
 
 
 def _ms(started: float) -> float:
@@ -53,39 +47,25 @@ def _configure_batching(method, settings: dict) -> None:
     method.set_batch_wait_timeout_s(float(settings["batch_wait_timeout_s"]))
 
 
-def _stage_arguments(settings: ServingSettings, threads: int) -> dict[str, dict]:
-    config = load_config(settings.extraction_config, settings.extraction_options)
-    choices = {kind: choose_model(config, kind, random_weights=False)
-               for kind in ("detector", "pose")}
-    return model_stage_arguments(config, choices, tuple(settings.object_classes), threads)
-
-
 @serve.deployment
 class Detector:
     """Frames -> the persons and objects of each (``select_detections``, frame pixels)."""
 
     def __init__(self, settings: ServingSettings):
-        self.stage = DetectorStage(**_stage_arguments(settings,
-                                                      settings.threads["detector"])["detector"])
+        self.stage = DetectionStage(settings.frame_path, int(settings.threads["detector"]))
         _configure_batching(self.detect, settings.batching["detector"])
 
     @serve.batch
-    async def detect(self, encoded: list[bytes]) -> list[tuple[dict, float]]:
-        """Encoded frames (checked by the ingress) -> their detections."""
+    async def detect(self, frames: list[np.ndarray]) -> list[tuple[dict, float]]:
+        """Decoded frames (checked by the ingress) -> their detections, one dict per frame."""
         started = time.perf_counter()
-        frames = [decode_frame(e) for e in encoded]
-        stage = self.stage
-        out = [select_detections(boxes, scores, labels, stage.targets, frame.shape[1],
-                                 frame.shape[0], stage.score_thr, stage.min_box_px,
-                                 stage.max_persons, stage.max_objects)
-               for frame, (boxes, scores, labels) in zip(frames, stage.detect(frames),
-                                                         strict=True)]
+        stacked = self.stage(frames)
         took = _ms(started)
-        return [(o, took) for o in out]
+        return [({k: v[i] for k, v in stacked.items()}, took) for i in range(len(frames))]
 
-    def rows(self, row: dict) -> dict:
-        """jobs.extract's detector stage on one frame-batch row (the clip endpoint)."""
-        return self.stage(row)
+    def rows(self, frames: np.ndarray) -> dict:
+        """The detections of a batch of frames, stacked (the clip endpoint)."""
+        return self.stage(frames)
 
 
 @serve.deployment
@@ -93,26 +73,24 @@ class PoseEstimator:
     """(frame, person boxes) -> keypoints (P, 17, 2) and their scores (P, 17)."""
 
     def __init__(self, settings: ServingSettings):
-        self.stage = PoseStage(**_stage_arguments(settings, settings.threads["pose"])["pose"])
+        self.stage = PoseStage(settings.frame_path, int(settings.threads["pose"]))
         _configure_batching(self.estimate, settings.batching["pose"])
 
     @serve.batch
-    async def estimate(self, items: list[tuple[bytes, np.ndarray]]
+    async def estimate(self, items: list[tuple[np.ndarray, np.ndarray]]
                        ) -> list[tuple[np.ndarray, np.ndarray, float]]:
-        """(encoded frame, person boxes) -> keypoints and their scores per person."""
+        """(decoded frame, person boxes (P, 4)) -> keypoints and their scores per person; the
+        persons of every frame of the batch go through the network together."""
         started = time.perf_counter()
-        frames = [decode_frame(e) for e, _ in items]
-        counts = np.array([len(boxes) for _, boxes in items])
-        boxes = np.zeros((len(items), max(1, counts.max()), 4), np.float32)
-        for i, (_, b) in enumerate(items):
-            boxes[i, :len(b)] = b
-        keypoints, scores = self.stage.estimate(frames, boxes, counts)
+        poses = self.stage.estimator([frame for frame, _ in items],
+                                     [boxes for _, boxes in items])
         took = _ms(started)
-        return [(keypoints[i, :n], scores[i, :n], took) for i, n in enumerate(counts)]
+        return [(keypoints, scores, took) for keypoints, scores in poses]
 
-    def rows(self, row: dict) -> dict:
-        """jobs.extract's pose stage on one frame-batch row (the clip endpoint)."""
-        return self.stage(row)
+    def rows(self, frames: np.ndarray, person_boxes: np.ndarray, num_persons: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """Keypoints and scores of a batch of frames' detected persons (the clip endpoint)."""
+        return self.stage(frames, person_boxes, num_persons)
 
 
 @serve.deployment
@@ -146,8 +124,8 @@ class Recognizer:
         one would fix the batch size: the exporter specialises dimensions of size 1)."""
         samples = []
         for seed in (0, 1):
-            window = VideoArrays(example_window(settings, seed=seed), self.num_person,
-                                 self.streams)
+            window = VideoArrays.from_frames(example_window(settings, seed=seed),
+                                             self.num_person, self.streams)
             sample = window.sample(0, window.label.size, -1)
             sample.update(modality="Pose", start_index=0)
             samples.append(self.step_pipeline(sample))
@@ -176,19 +154,18 @@ class Recognizer:
         bounds = np.cumsum([0] + [len(samples) for samples in requests])
         return [(features[a:b], took) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
-    def classify(self, window: pa.Table) -> list[float]:
-        """Class probabilities of one window (a feature table of one video, its subject in
+    def classify(self, window: FrameArrays) -> list[float]:
+        """Class probabilities of one window (feature rows of one video, its subject in
         ``subject_track_id``) through the package's test pipeline, as jobs.evaluate scores a
         window."""
-        video = VideoArrays(window, self.num_person, self.streams)
-        sample = video.sample(0, window.num_rows, -1)
+        video = VideoArrays.from_frames(window, self.num_person, self.streams)
+        sample = video.sample(0, window.num_frames, -1)
         sample.update(modality="Pose", start_index=0)
         with DefaultScope.overwrite_default_scope("mmaction"), torch.no_grad():
             result = self.package.model.test_step(pseudo_collate([self.test_pipeline(sample)]))
         return result[0].pred_score.float().cpu().numpy().tolist()
 
-    def timeline(self, table: pa.Table, online: bool) -> dict:
-        """jobs.infer's per-person timelines of one video's feature table."""
-        with tempfile.TemporaryDirectory(prefix="clip-") as work:
-            return person_timelines(table, Path(self.settings.package), Path(work),
-                                    online=online, loaded=self.package)
+    def timeline(self, arrays: FrameArrays, online: bool) -> dict:
+        """jobs.infer's per-person timelines of one video's feature rows."""
+        return person_timelines(arrays, self.settings.package, online=online,
+                                loaded=self.package)

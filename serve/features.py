@@ -6,7 +6,6 @@ the field."""
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
 from pydantic import BaseModel, Field
 
 from model.datasets.feature_table import NUM_KEYPOINTS
@@ -48,7 +47,7 @@ def _array(window: FeatureWindow, name: str, dtype, shape: tuple) -> np.ndarray:
     return value
 
 
-def example_window(settings: ServingSettings, frames: int = 48, seed: int = 0) -> pa.Table:
+def example_window(settings: ServingSettings, frames: int = 48, seed: int = 0) -> FrameArrays:
     """A seeded random window (one person, some objects, moving): the example an export is
     checked on and what /ready runs the recognizer on."""
     rng = np.random.default_rng(seed)
@@ -68,11 +67,11 @@ def example_window(settings: ServingSettings, frames: int = 48, seed: int = 0) -
     corner = centre[:, None] + rng.normal(0, 60, (frames, k, 2))
     arrays.object_boxes[:, :k] = np.concatenate([corner, corner + 30], 2)
     arrays.object_scores[:, :k] = rng.uniform(0.4, 0.9, (frames, k))
-    return arrays.to_table(settings.action_classes, settings.object_classes, {"kind": "example"})
+    return arrays
 
 
-def window_table(window: FeatureWindow, settings: ServingSettings) -> pa.Table:
-    """The window as a feature table of one video (the rows the recognizer's pipeline reads)."""
+def window_arrays(window: FeatureWindow, settings: ServingSettings) -> FrameArrays:
+    """The window as the feature rows of one video (what the recognizer's pipeline reads)."""
     t = len(window.person_track_ids)
     limit = int(settings.limits["max_window_frames"])
     if not 1 <= t <= limit:
@@ -100,4 +99,4 @@ def window_table(window: FeatureWindow, settings: ServingSettings) -> pa.Table:
     arrays.num_persons[:] = (arrays.person_track_ids >= 0).sum(1)
     arrays.num_objects[:] = (arrays.object_classes >= 0).sum(1)
     arrays.subject_track_id[:] = window.subject_track_id
-    return arrays.to_table(settings.action_classes, settings.object_classes, {"kind": "client"})
+    return arrays

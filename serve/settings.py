@@ -8,8 +8,8 @@ from pathlib import Path
 
 from mmengine.config import Config
 
-from jobs.evaluate import package_classes
-from jobs.extract import load_config
+from model.frame_path.chain import FramePathSettings, load_config
+from model.inference.ensemble import package_classes
 from model.inference.timeline_head import TIMELINE_DIR, has_timeline_head
 
 DEFAULT_CONFIG = "model/configs/serving/workcell.py"
@@ -29,11 +29,17 @@ class ServingSettings:
     batching: dict
     deployments: dict
     threads: dict
-    tracker: dict
-    max_persons: int
-    max_objects: int
-    extraction: dict    # the extraction config's model sections, as the versions endpoint
-                        # reports them
+    frame_path: FramePathSettings   # the detector, pose model and tracker of every stream
+    extraction: dict    # the extraction config's sections, as the versions endpoint reports
+                        # them
+
+    @property
+    def max_persons(self) -> int:
+        return self.frame_path.max_persons
+
+    @property
+    def max_objects(self) -> int:
+        return self.frame_path.max_objects
 
 
 def load_settings(config_file: str = DEFAULT_CONFIG, options: dict | None = None
@@ -49,9 +55,6 @@ def load_settings(config_file: str = DEFAULT_CONFIG, options: dict | None = None
                                 f"python -m jobs.train_timeline --package {package}")
     actions, objects = package_classes(package)
     extraction = load_config(cfg.extraction_config, cfg.extraction_options.to_dict() or None)
-    if extraction.video.resize is not None:
-        raise ValueError(f"{cfg.extraction_config}: video.resize is set; a stream's frames "
-                         "go to the detector at the size the camera sends (set it to None)")
     stream = cfg.stream.to_dict()
     for key in ("detect_every", "recognize_every", "max_streams"):
         if int(stream[key]) < 1:
@@ -63,8 +66,7 @@ def load_settings(config_file: str = DEFAULT_CONFIG, options: dict | None = None
         action_classes=list(actions), object_classes=list(objects), stream=stream,
         limits=cfg.limits.to_dict(), recognizer=cfg.recognizer.to_dict(),
         batching=cfg.batching.to_dict(), deployments=cfg.deployments.to_dict(),
-        threads=cfg.threads.to_dict(), tracker=extraction.tracker.to_dict(),
-        max_persons=int(extraction.table.max_persons),
-        max_objects=int(extraction.table.max_objects),
+        threads=cfg.threads.to_dict(),
+        frame_path=FramePathSettings.from_config(extraction, tuple(objects)),
         extraction={k: extraction[k].to_dict() for k in ("detector", "pose", "tracker",
                                                          "video", "table")})

@@ -3,9 +3,10 @@ the online action timeline (the sliding windows of pose and object features it n
 
 It holds no model: the ingress calls the detector, pose and recognizer deployments and hands
 their answers to ``track``, ``add_pose`` and ``complete``, in frame order (the ingress holds
-the stream's lock across one frame). Frame rows are built as jobs.extract builds a video's
-table (``fill_frame``: persons by decreasing box size, objects by score) and each person's
-timeline sees the stream with that person as the subject, as jobs.infer's per-person copies do.
+the stream's lock across one frame). Tracking and frame rows are the frame path's
+(``Tracker``, ``fill_frame``: persons by decreasing box size, objects by score), as in
+jobs.extract and jobs.infer, and each person's timeline sees the stream with that person as
+the subject, as jobs.infer's per-person views do.
 
 Between detections (``stream.detect_every`` > 1) a person is tracked by the box of its last
 keypoints, padded as top-down pose models pad a box, and the objects of the last detection are
@@ -19,16 +20,15 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyarrow as pa
 
-from actors.video_features import FrameTracker, fill_frame
 from model.datasets.frame_rows import FrameArrays
+from model.frame_path.boxes import keypoint_boxes
+from model.frame_path.rows import fill_frame
+from model.frame_path.tracking import Tracker
 from model.inference.online import OnlineTimeline
 from model.inference.package import ModelPackage
 from model.inference.timeline_head import TimelineHead
 from serve.settings import ServingSettings
-
-SOURCE = {"kind": "stream"}
 
 
 class RequestError(ValueError):
@@ -37,23 +37,6 @@ class RequestError(ValueError):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
-
-
-def keypoint_boxes(keypoints: np.ndarray, scores: np.ndarray, previous: np.ndarray,
-                   thr: float, padding: float, width: int, height: int) -> np.ndarray:
-    """(P, 4) boxes around each person's keypoints scoring at least ``thr``, scaled by
-    ``padding`` about their centre and clipped to the frame; a person with fewer than two such
-    keypoints keeps its ``previous`` box."""
-    boxes = previous.astype(np.float32).copy()
-    for p, (kp, sc) in enumerate(zip(keypoints, scores, strict=True)):
-        seen = kp[sc >= thr]
-        if len(seen) < 2:
-            continue
-        low, high = seen.min(0), seen.max(0)
-        centre, half = (low + high) / 2, (high - low) / 2 * padding
-        boxes[p] = np.clip(np.concatenate([centre - half, centre + half]), 0,
-                           [width, height, width, height])
-    return boxes
 
 
 @dataclass
@@ -78,13 +61,14 @@ class StreamState:
         self.stream_id, self.fps = stream_id, float(fps)
         self.settings, self.package, self.head = settings, package, head
         self.options = settings.stream
-        self.tracker = FrameTracker(settings.tracker)
+        self.tracker = Tracker(settings.frame_path.tracker)
         self.lock = asyncio.Lock()
         self.next_frame = 0
         self.size: tuple[int, int] | None = None      # (height, width) of the first frame
         self.persons = Persons(np.zeros(0, np.int32), np.zeros((0, 4), np.float32))
         self.objects = self._no_objects()
         self.timelines: dict[int, PersonTimeline] = {}
+        self.row: FrameArrays | None = None   # made at the first frame (its size)
         # Asynchronous detection: (frame, the task computing its detections) while one runs.
         self.detection: tuple[int, asyncio.Future] | None = None
         # Asynchronous recognition: (track ids, the task computing their step features).
@@ -125,10 +109,7 @@ class StreamState:
                                    float(self.options["person_box_padding"]), width, height)
             return Persons(self.persons.ids, boxes)
         np_, no = int(detections["num_persons"]), int(detections["num_objects"])
-        person_ids, object_ids = self.tracker.update(
-            t, detections["person_boxes"][:np_], detections["person_scores"][:np_],
-            detections["object_boxes"][:no], detections["object_scores"][:no],
-            detections["object_classes"][:no])
+        person_ids, object_ids = self.tracker.update(t, detections)
         kept = object_ids >= 0
         self.objects = {"ids": object_ids[kept],
                         "boxes": detections["object_boxes"][:no][kept],
@@ -153,12 +134,9 @@ class StreamState:
         forget = max(1, round(float(self.options["forget_track_s"]) * self.fps))
         for tid in [k for k, p in self.timelines.items() if t - p.last_seen > forget]:
             del self.timelines[tid]
-        subject = row.schema.get_field_index("subject_track_id")
         pending = {}
         for tid, person in self.timelines.items():
-            mine = row.set_column(subject, row.schema.field(subject),
-                                  pa.array(np.array([tid], np.int32)))
-            samples = person.timeline.add_row(mine)
+            samples = person.timeline.add_row(row, subject=tid)
             if samples is not None:
                 pending[tid] = samples
         return pending
@@ -179,17 +157,22 @@ class StreamState:
             if tid in self.timelines:
                 self.timelines[tid].timeline.complete(feats)
 
-    def _row(self, image: np.ndarray, persons: Persons) -> pa.Table:
+    def _row(self, image: np.ndarray, persons: Persons) -> FrameArrays:
+        """The frame's feature row (``fill_frame`` of the tracked persons and objects), in
+        the stream's one-row buffer (the timelines copy it into their windows)."""
         height, width = image.shape[:2]
-        arrays = FrameArrays.empty(self.stream_id, self.fps, width, height, 1,
-                                   self.settings.max_persons, self.settings.max_objects)
+        arrays = self.row
+        if arrays is None:
+            arrays = self.row = FrameArrays.empty(self.stream_id, self.fps, width, height, 1,
+                                                  self.settings.max_persons,
+                                                  self.settings.max_objects)
+        arrays.clear()
         objects = self.objects
         frame = {"person_boxes": persons.boxes, "keypoints": persons.keypoints,
                  "keypoint_scores": persons.keypoint_scores, "object_boxes": objects["boxes"],
                  "object_scores": objects["scores"], "object_classes": objects["classes"]}
         fill_frame(arrays, 0, frame, persons.ids, objects["ids"])
-        return arrays.to_table(self.settings.action_classes, self.settings.object_classes,
-                               SOURCE)
+        return arrays
 
     def answer(self, t: int, with_poses: bool, with_objects: bool) -> dict:
         """The latest action of every person tracked in frame ``t``."""

@@ -4,7 +4,7 @@ import pytest
 import ray
 
 import model  # noqa: F401  (must precede any mmaction import)
-from jobs.cli import init_ray
+from model.cluster import init_ray
 
 
 @pytest.fixture(scope="session")

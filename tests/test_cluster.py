@@ -13,7 +13,7 @@ import pytest
 import ray
 
 from benchmarks import faults
-from jobs.cli import init_ray
+from model.cluster import init_ray
 
 pytestmark = pytest.mark.slow
 

@@ -7,19 +7,23 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
-from actors.detector import DetectorStage
-from actors.openmmlab_models import choose_model
-from actors.pose import PoseStage
 from jobs import extract, infer
 from jobs.evaluate import evaluate
-from jobs.extract import load_config
 from jobs.train_detector import JOB as DETECTOR_JOB
 from jobs.train_perception import run
 from jobs.train_pose import JOB as POSE_JOB
 from model.datasets.annotation import DatasetSpec, load_annotation
+from model.datasets.frame_rows import FrameArrays
 from model.datasets.splits import load_split_file
+from model.frame_path.boxes import box_iou
+from model.frame_path.chain import load_config
+from model.frame_path.detector import Detector
+from model.frame_path.models import choose_model
+from model.frame_path.pose import PoseEstimator
+from model.inference.person_timelines import person_timelines
 from tests.factories import SMALL, tiny_config
 from workcell_synth import OBJECT_CLASSES, generate_dataset
 from workcell_synth.coco import detection_file, keypoint_file
@@ -66,13 +70,6 @@ def test_rendering_and_coco_export_are_deterministic(tmp_path):
         assert (tmp_path / "one" / f).read_bytes() == (tmp_path / "two" / f).read_bytes(), f
 
 
-def _box_iou(a, b):
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 def test_coco_ground_truth_matches_the_annotations(rendered):
     """The annotations are the true geometry plus pose-estimator and detector noise: each COCO
     person's visible keypoints lie within that noise of the annotated person's, and most COCO
@@ -106,7 +103,7 @@ def test_coco_ground_truth_matches_the_annotations(rendered):
         cls = det["categories"][ann["category_id"] - 1]["name"]
         objects += 1
         matched += any(o.get("track_id") == ann["track_id"] and o["class"] == cls
-                       and _box_iou(o["box"], [x, y, x + w, y + h]) > 0.3
+                       and box_iou(np.array(o["box"]), np.array([x, y, x + w, y + h]))[0, 0] > 0.3
                        for o in frame["objects"])
     assert errors and np.median(errors) < 0.03
     assert objects and matched / objects > 0.7
@@ -134,11 +131,9 @@ def test_detector_training_writes_a_package_the_extraction_actor_loads(rendered,
     metrics = json.loads((package / "metrics.json").read_text())
     assert metrics["iterations"] == 2 and "coco/bbox_mAP_50" in metrics["val"]
     assert (package / "logs" / "scalars.json").is_file()
-    stage = DetectorStage(_package_choice("detector", package), OBJECT_CLASSES, {}, 0.0, 1.0,
-                          max_persons=2, max_objects=16)
-    assert stage.targets is not None
-    frame = _frame(rendered)
-    [(boxes, scores, labels)] = stage.detect(frame[None])
+    detector = Detector(_package_choice("detector", package))
+    assert detector.backend == "onnx" and detector.classes == ("person", *OBJECT_CLASSES)
+    [(boxes, scores, labels)] = detector([_frame(rendered)])
     assert boxes.shape[1] == 4 and len(boxes) == len(scores) == len(labels)
 
 
@@ -150,11 +145,11 @@ def test_pose_training_writes_a_package_the_extraction_actor_loads(rendered, tmp
                           "--cfg-options", "train_dataloader.batch_size=4"]) == 0
     metrics = json.loads((package / "metrics.json").read_text())
     assert metrics["iterations"] == 2 and {"PCK", "coco/AP"} <= set(metrics["val"])
-    stage = PoseStage(_package_choice("pose", package))
-    frame = _frame(rendered)
-    boxes = np.array([[[100.0, 50.0, 220.0, 330.0], [0, 0, 0, 0]]], np.float32)
-    keypoints, scores = stage.estimate(frame[None], boxes, np.array([1]))
-    assert keypoints.shape == (1, 2, 17, 2) and (scores[0, 1] == 0).all()
+    estimator = PoseEstimator(_package_choice("pose", package))
+    assert estimator.backend == "onnx"
+    [(keypoints, scores)] = estimator([_frame(rendered)],
+                                      [np.array([[100.0, 50.0, 220.0, 330.0]], np.float32)])
+    assert keypoints.shape == (1, 17, 2) and scores.shape == (1, 17)
     assert np.isfinite(keypoints).all()
 
 
@@ -185,13 +180,12 @@ def test_infer_writes_the_timeline_and_the_annotated_video_of_a_test_clip(render
                for a, b in zip(segments, segments[1:], strict=False))
     assert all(0 <= s["score"] <= 1 and s["label"] in doc["classes"] for s in segments)
     assert doc["method"] == "timeline head, offline"
-    # The online mode on the same persons: the same frames covered, from causal answers.
-    tracks = {p["track_id"]: (p["first_frame"], p["last_frame"], p["frames_seen"])
-              for p in doc["persons"]}
-    online = infer.head_segments(Path("trained_models/workcell"), out / "persons",
-                                 {t: f"{clip}@{t}" for t in tracks}, tracks, doc["classes"],
-                                 online=True, batch_size=32)
-    mine = online[operator["track_id"]]
+    # The online mode on the same rows: the same frames covered, from causal answers.
+    rows = FrameArrays.from_table(pq.read_table(next((out / "features").glob("split=*/*"))))
+    online = person_timelines(rows, Path("trained_models/workcell"), online=True)
+    assert online["method"] == "timeline head, online"
+    mine = next(p for p in online["persons"]
+                if p["track_id"] == operator["track_id"])["segments"]
     assert mine[0]["start_frame"] == operator["first_frame"]
     assert mine[-1]["end_frame"] == operator["last_frame"] + 1
     capture = cv2.VideoCapture(str(out / "annotated.mp4"))

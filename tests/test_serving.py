@@ -13,16 +13,18 @@ from pathlib import Path
 import cv2
 import httpx
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import ray
 from ray import serve
 from websockets.sync.client import connect
 
-from jobs import infer
-from jobs.evaluate import load_members
-from model.datasets.feature_table import tensor_column
-from model.inference.ensemble import combine, predict_members
+from jobs import extract, infer
+from model.datasets.feature_table import tensor_column, write_split_file
+from model.datasets.frame_rows import FrameArrays
+from model.inference.ensemble import combine, load_members, predict_members
+from model.inference.person_timelines import person_timelines
 from serve.app import build_app
 
 pytestmark = pytest.mark.slow
@@ -36,6 +38,7 @@ EXACT = {"stream.detect_every": 1, "stream.async_detection": False,
 # Of the frames both answer, the share whose actions must agree: the networks run in ONNX
 # Runtime here and in PyTorch in jobs.infer (outputs equal to ~1e-5, not bit for bit).
 MIN_AGREEMENT = 0.95
+OBJECTS = ("part", "box", "scanner", "screwdriver", "power_drill", "wrench", "hammer", "cup")
 
 
 def _free_port() -> int:
@@ -72,7 +75,7 @@ def reference(clip, tmp_path_factory):
     doc = infer.infer(clip[0], PACKAGE, out, extraction_config=infer.DEFAULT_EXTRACTION,
                       progress=False)
     table = pq.read_table(next((out / "features").glob("split=*/*.parquet")))
-    online = infer.person_timelines(table, PACKAGE, out / "online", online=True)
+    online = person_timelines(FrameArrays.from_table(table), PACKAGE, online=True)
     return doc, online, table, out
 
 
@@ -158,6 +161,59 @@ def test_a_stream_of_frames_gets_the_actions_jobs_infer_gives_online(service, cl
     assert len(both) >= (FRAMES - 10) // 2 and agree >= MIN_AGREEMENT, (agree, len(both))
 
 
+def _rows_by_track(arrays: FrameArrays, t: int) -> tuple[dict, dict]:
+    persons = {int(i): (arrays.person_boxes[t, s], arrays.keypoints[t, s],
+                        arrays.keypoint_scores[t, s])
+               for s, i in enumerate(arrays.person_track_ids[t]) if i >= 0}
+    objects = {int(i): (int(arrays.object_classes[t, s]), arrays.object_boxes[t, s],
+                        float(arrays.object_scores[t, s]))
+               for s, i in enumerate(arrays.object_track_ids[t]) if i >= 0}
+    return persons, objects
+
+
+def test_extraction_inference_and_a_stream_make_the_same_feature_rows(service, clip,
+                                                                      reference, rendered,
+                                                                      tmp_path):
+    """One rendered video through jobs.extract, jobs.infer and the Serve app: the frame path's
+    classes in all three give the same tracked persons (boxes, keypoints) and objects on every
+    frame. Extraction and jobs.infer run the same arithmetic (equal rows); the service's
+    networks run in other processes and batches (equal to float rounding), and its answers
+    round to 0.1 px."""
+    client, _ = service
+    inferred = FrameArrays.from_table(reference[2])
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    (folder / "test_seq.mp4").write_bytes(clip[0].read_bytes())
+    assert extract.main(["--videos", str(folder), "--spec", str(rendered / "dataset.json"),
+                         "--out", str(tmp_path / "extracted"), "--config",
+                         infer.DEFAULT_EXTRACTION, "--executor", "sequential",
+                         "--cpus-per-actor", "1", "--no-progress"]) == 0
+    extracted = FrameArrays.from_table(pq.read_table(
+        next((tmp_path / "extracted").glob("split=*/*.parquet"))))
+    for name in ("person_track_ids", "person_boxes", "keypoints", "keypoint_scores",
+                 "object_track_ids", "object_classes", "object_boxes", "object_scores"):
+        np.testing.assert_array_equal(getattr(extracted, name), getattr(inferred, name),
+                                      err_msg=name)
+    answers = _stream_answers(client, clip[1], poses="true", objects="true")
+    compared = 0
+    for t, answer in enumerate(answers):
+        persons, objects = _rows_by_track(inferred, t)
+        assert {p["track_id"] for p in answer["persons"]} == set(persons), t
+        for p in answer["persons"]:
+            box, keypoints, scores = persons[p["track_id"]]
+            np.testing.assert_allclose(p["box"], box, atol=0.06)
+            np.testing.assert_allclose(p["keypoints"], keypoints, atol=0.06)
+            np.testing.assert_allclose(p["keypoint_scores"], scores, atol=2e-3)
+            compared += 1
+        assert {o["track_id"] for o in answer["objects"]} == set(objects), t
+        for o in answer["objects"]:
+            cls, box, score = objects[o["track_id"]]
+            assert o["label"] == OBJECTS[cls]
+            np.testing.assert_allclose(o["box"], box, atol=0.06)
+            assert o["score"] == pytest.approx(score, abs=2e-4)
+    assert compared >= FRAMES
+
+
 def test_the_clip_endpoint_returns_the_timeline_of_jobs_infer(service, clip, reference):
     client, _ = service
     doc = reference[0]
@@ -189,11 +245,15 @@ def test_the_features_endpoint_scores_a_window_as_the_recognizer_does(service, r
         body[name] = tensor_column(window, name).tolist()
     response = client.post("/features", json=body)
     assert response.status_code == 200, response.text
-    # The same window of jobs.infer's per-person table through the dataset and test_step.
+    # The same window of jobs.infer's rows, the operator as the subject, through the dataset
+    # and test_step.
+    subject = table.schema.get_field_index("subject_track_id")
+    followed = table.set_column(subject, table.schema.field(subject),
+                                pa.array(np.full(table.num_rows, operator, np.int32)))
+    write_split_file(out / "operator", "test", "operator.parquet", followed)
     members, weights = load_members(PACKAGE)
-    name = f"test_seq@{operator}"
-    scores, _, metas = predict_members(members, out / "persons", "test", 8, mode="sliding",
-                                       window_s=4.0, stride_s=2.0, video_ids=[name])
+    scores, _, metas = predict_members(members, out / "operator", "test", 8, mode="sliding",
+                                       window_s=4.0, stride_s=2.0, video_ids=["test_seq"])
     first = next(i for i, m in enumerate(metas) if tuple(m["frame_range"]) == (0, 60))
     expected = combine(scores, weights)[first]
     got = np.array(list(response.json()["scores"].values()))
@@ -210,7 +270,7 @@ def test_each_bad_input_gets_its_4xx_and_the_stream_goes_on(service, clip):
     assert _send(client, other, frames[0]).status_code == 200
     small = cv2.imencode(".png", np.zeros((120, 160, 3), np.uint8))[1].tobytes()
     refused = [
-        (_send(client, stream, b"\x89PNG not really an image"), 400, "do not decode"),
+        (_send(client, stream, b"\x89PNG not really an image"), 400, "not a JPEG or PNG"),
         (_send(client, stream, b""), 400, "empty body"),
         (client.post(f"/streams/{stream}/frames", content=frames[1],
                      headers={"content-type": "text/plain"}), 415, "content type"),
@@ -273,7 +333,7 @@ def test_the_websocket_answers_every_frame_in_order(service, clip):
         ws.send(clip[1][10])
         answers = [json.loads(ws.recv()) for _ in range(12)]
     assert [a.get("frame_index") for a in answers] == [*range(10), None, 10]
-    assert answers[10]["status"] == 400 and "decode" in answers[10]["error"]
+    assert answers[10]["status"] == 400 and "not a JPEG or PNG" in answers[10]["error"]
     assert all("keypoints" in p for a in answers[:10] for p in a["persons"])
 
 

@@ -14,10 +14,13 @@ from mmaction.datasets.transforms import UniformSampleFrames
 from jobs import evaluate, train_timeline
 from model.builders import build_dataset, load_config
 from model.datasets.feature_table import read_feature_table, write_split_file
+from model.datasets.frame_rows import FrameArrays
+from model.datasets.window_dataset import STREAMS, VideoArrays
 from model.evaluation.timeline import subject_only_copy, untrimmed_videos
 from model.inference.online import OnlineTimeline
 from model.inference.package import load_package
 from model.inference.step_cache import step_features
+from model.inference.step_features import video_step_features, window_step_features
 from model.inference.timeline_head import TIMELINE_DIR, load_timeline_head
 from model.transforms.temporal import CausalSampleFrames
 
@@ -123,11 +126,11 @@ def test_online_mode_never_reads_a_future_frame(head_package, workcell_table, tm
                           head.step_s)[video]
     batch_labels, batch_beliefs = head.online_timeline(whole)
     rows, _ = read_feature_table(workcell_table, splits=["test"])
-    rows = rows.filter(pc.equal(rows.column("video_id"), video))
+    rows = FrameArrays.from_table(rows.filter(pc.equal(rows.column("video_id"), video)))
     stream = OnlineTimeline(package, head, fps=whole.fps)
     answers = {}
-    for t in range(rows.num_rows):
-        frame, label, belief = stream.push(rows.slice(t, 1))
+    for t in range(rows.num_frames):
+        frame, label, belief = stream.push(rows, t)
         if frame is not None:
             # The answer is about a frame at most the lag before the newest, never later.
             assert t - stream.lag_frames - stream.step < frame <= t - stream.lag_frames
@@ -146,8 +149,29 @@ def test_online_mode_never_reads_a_future_frame(head_package, workcell_table, tm
     answered = int(prefix.steps[prefix.steps + stream.lag_frames < cut][-1]) + stream.step
     assert answered > cut // 2
     assert (head.online_timeline(prefix)[0][:answered] == batch_labels[:answered]).all()
-    with pytest.raises(ValueError, match="one frame"):
-        stream.push(rows.slice(0, 2))
+
+
+def test_step_features_of_rows_in_memory_are_the_datasets(head_package, workcell_table):
+    """jobs.infer and the clip endpoint cut a video's causal windows from its rows in memory;
+    the timeline head was trained on those the feature-table dataset cuts: same windows, same
+    features."""
+    folder, _ = head_package
+    package, head = load_package(folder), load_timeline_head(folder)
+    video = untrimmed_videos(workcell_table, "test")[0]
+    window = head.windows_s[0]
+    from_table = video_step_features(package, workcell_table, "test", [video], window,
+                                     head.step_s)[video]
+    rows, _ = read_feature_table(workcell_table, splits=["test"])
+    arrays = FrameArrays.from_table(rows.filter(pc.equal(rows.column("video_id"), video)))
+    dataset = package.cfg.dataset
+    in_memory = window_step_features(
+        package, VideoArrays.from_frames(arrays, dataset.get("num_person", 1),
+                                         dataset.get("streams", STREAMS)), window,
+        head.step_s, batch_size=7)
+    np.testing.assert_array_equal(in_memory.steps, from_table.steps)
+    np.testing.assert_array_equal(in_memory.labels, from_table.labels)
+    np.testing.assert_allclose(in_memory.features, from_table.features, atol=1e-5)
+    np.testing.assert_allclose(in_memory.probs, from_table.probs, atol=1e-6)
 
 
 def test_a_passer_by_does_not_change_the_subjects_timeline(head_package, workcell_table,

@@ -11,7 +11,7 @@ import pandas as pd
 from mmengine.config import Config
 from ray import tune
 
-from tuning.space import CONFIG_KEY, trial_config
+from tuning.space import CONFIG_KEY, SweepError, trial_config
 
 BEST_CONFIG = "best_config.py"
 
@@ -71,7 +71,7 @@ def progress(results: tune.ResultGrid, search: Config) -> pd.DataFrame:
                           .assign(trial=index))
     if not frames:
         errors = "\n".join(f"  {r.path}: {r.error}" for r in results if r.error)
-        raise SystemExit(f"no trial reported a result:\n{errors}")
+        raise SweepError(f"no trial reported a result:\n{errors}")
     reports = pd.concat(frames).sort_values("timestamp", kind="stable").reset_index(drop=True)
     # Tune stamps each report with whole seconds; a trial started time_total_s before it.
     start = (reports["timestamp"] - reports["time_total_s"]).min()

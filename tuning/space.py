@@ -24,6 +24,10 @@ class SearchSpaceError(ValueError):
     """The search space file names something that does not exist; the message says what."""
 
 
+class SweepError(RuntimeError):
+    """A sweep that cannot start, go on or be reported; the message says what to do."""
+
+
 def load_search(path: str | Path, options: dict | None = None) -> Config:
     """Read a search space file, apply ``key=value`` overrides and check its entries."""
     search = Config.fromfile(str(path))

@@ -29,9 +29,9 @@ from ray.tune.integration.ray_train import TuneReportCallback
 from ray.tune.schedulers import FIFOScheduler
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
-from jobs.train import build_trainer
 from model.builders import check_classes
-from tuning.space import param_space, trial_config
+from model.training.trainer import build_trainer
+from tuning.space import SweepError, param_space, trial_config
 
 TRAIN_RUNS = "train_runs"
 DRIVER_MEMORY = 2**26   # bytes of Ray's memory resource a trial's driver asks for
@@ -92,7 +92,7 @@ def max_concurrent(resources: TrialResources, requested: int | None) -> int:
     for name, amount in resources.worker_resources.items():
         fits = min(fits, int(cluster.get(name, 0) // (resources.num_workers * amount)))
     if fits < 1:
-        raise SystemExit(f"the cluster ({cluster}) cannot hold one trial's "
+        raise SweepError(f"the cluster ({cluster}) cannot hold one trial's "
                          f"{resources.num_workers} workers ({resources})")
     return min(fits, requested) if requested else fits
 
@@ -123,7 +123,7 @@ def build_tuner(search: Config, table: str, storage: str, name: str,
     if resume:
         path = experiment_path(storage, name)
         if not experiment_exists(storage, name):
-            raise SystemExit(f"--resume: no sweep at {path}")
+            raise SweepError(f"--resume: no sweep at {path}")
         return tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True,
                                   resume_errored=True)
     concurrent = max_concurrent(resources, concurrent)

@@ -13,7 +13,18 @@ import numpy as np
 import pyarrow as pa
 
 from model.datasets.annotation import DatasetSpec
-from model.datasets.feature_table import NUM_KEYPOINTS, feature_schema
+from model.datasets.feature_table import NUM_KEYPOINTS, feature_schema, tensor_column
+
+# The per-frame fields of ``FrameArrays`` (all but the video's constants).
+PER_FRAME_FIELDS = ("num_persons", "person_track_ids", "person_boxes", "keypoints",
+                    "keypoint_scores", "num_objects", "object_track_ids", "object_classes",
+                    "object_boxes", "object_scores", "subject_track_id", "label",
+                    "segment_index")
+# What an empty slot or an unlabelled frame holds (0 where not named).
+_EMPTY = {"person_track_ids": -1, "object_track_ids": -1, "object_classes": -1,
+          "subject_track_id": -1, "label": -1, "segment_index": -1}
+_TENSOR_FIELDS = ("person_track_ids", "person_boxes", "keypoints", "keypoint_scores",
+                  "object_track_ids", "object_classes", "object_boxes", "object_scores")
 
 
 @dataclass
@@ -59,6 +70,31 @@ class FrameArrays:
             segment_index=np.full(t, -1, np.int32),
         )
 
+    def clear(self) -> None:
+        """Every row back to empty slots, unlabelled, no subject (buffers reused frame after
+        frame)."""
+        for name in PER_FRAME_FIELDS:
+            getattr(self, name).fill(_EMPTY.get(name, 0))
+
+    @classmethod
+    def from_table(cls, table: pa.Table) -> FrameArrays:
+        """The arrays of a feature table's rows of one video (in frame order)."""
+        fields = {name: tensor_column(table, name) if name in _TENSOR_FIELDS
+                  else table.column(name).to_numpy() for name in PER_FRAME_FIELDS}
+        return cls(video_id=table.column("video_id")[0].as_py(),
+                   fps=float(table.column("fps")[0].as_py()),
+                   width=int(table.column("width")[0].as_py()),
+                   height=int(table.column("height")[0].as_py()), **fields)
+
+    def rows(self, index) -> FrameArrays:
+        """The rows ``index`` (a slice or index array) as arrays of their own (copies)."""
+        fields = {name: np.array(getattr(self, name)[index]) for name in PER_FRAME_FIELDS}
+        return FrameArrays(self.video_id, self.fps, self.width, self.height, **fields)
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.label)
+
     def to_table(self, action_classes: list[str], object_classes: list[str],
                  source: dict | None = None) -> pa.Table:
         t, m = self.person_track_ids.shape
@@ -73,8 +109,7 @@ class FrameArrays:
         }
         for name in ("num_persons", "num_objects", "subject_track_id", "label", "segment_index"):
             columns[name] = pa.array(getattr(self, name))
-        for name in ("person_track_ids", "person_boxes", "keypoints", "keypoint_scores",
-                     "object_track_ids", "object_classes", "object_boxes", "object_scores"):
+        for name in _TENSOR_FIELDS:
             columns[name] = pa.FixedShapeTensorArray.from_numpy_ndarray(
                 np.ascontiguousarray(getattr(self, name)))
         return pa.table([columns[f.name] for f in schema], schema=schema)

@@ -19,7 +19,7 @@ Two modes:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +27,7 @@ from mmaction.datasets import BaseActionDataset
 from mmaction.registry import DATASETS
 
 from model.datasets.feature_table import read_feature_table, read_info, tensor_column
+from model.datasets.frame_rows import FrameArrays
 
 STREAMS = ("pose", "objects")
 _COMMON_COLUMNS = ["video_id", "frame_index", "fps", "width", "height", "label",
@@ -57,22 +58,23 @@ def subject_first_order(track_ids: np.ndarray, subject: np.ndarray) -> np.ndarra
 
 class VideoArrays:
     """Dense arrays of one video: the pose with the subject-first person order applied (time
-    axis 1), and the objects (time axis 0), for the streams that were read."""
+    axis 1), and the objects (time axis 0), for the streams that were read.
 
-    def __init__(self, table: pa.Table, num_person: int, streams: Sequence[str]):
-        self.video_id = table.column("video_id")[0].as_py()
-        self.fps = float(table.column("fps")[0].as_py())
-        self.img_shape = (table.column("height")[0].as_py(), table.column("width")[0].as_py())
-        self.label = table.column("label").to_numpy()
-        self.segment = table.column("segment_index").to_numpy()
+    ``columns``: the feature table's per-frame columns by name, as NumPy arrays (those of the
+    ``streams``, plus ``label`` and ``segment_index``); ``from_table`` and ``from_frames`` make
+    them from a table's rows or from in-memory ``FrameArrays``."""
+
+    def __init__(self, columns: Mapping[str, np.ndarray], video_id: str, fps: float,
+                 img_shape: tuple[int, int], num_person: int, streams: Sequence[str]):
+        self.video_id, self.fps, self.img_shape = video_id, float(fps), tuple(img_shape)
+        self.label = np.asarray(columns["label"])
+        self.segment = np.asarray(columns["segment_index"])
         self.pose: dict[str, np.ndarray] = {}
         self.objects: dict[str, np.ndarray] = {}
         if "pose" in streams:
-            order = subject_first_order(
-                tensor_column(table, "person_track_ids"),
-                table.column("subject_track_id").to_numpy())[:, :num_person]
-            kp = tensor_column(table, "keypoints")
-            score = tensor_column(table, "keypoint_scores")
+            order = subject_first_order(columns["person_track_ids"],
+                                        np.asarray(columns["subject_track_id"]))[:, :num_person]
+            kp, score = columns["keypoints"], columns["keypoint_scores"]
             # Index M of the padded arrays is an all-zero (missing) person.
             kp = np.concatenate([kp, np.zeros_like(kp[:, :1])], 1)
             score = np.concatenate([score, np.zeros_like(score[:, :1])], 1)
@@ -81,10 +83,30 @@ class VideoArrays:
                          "keypoint_score": score[rows, order].transpose(1, 0, 2)}  # (M, T, V)
         if "objects" in streams:
             self.objects = {
-                "object_track_ids": tensor_column(table, "object_track_ids"),
-                "object_boxes": tensor_column(table, "object_boxes"),
-                "object_classes": tensor_column(table, "object_classes").astype(np.int64),
-                "object_scores": tensor_column(table, "object_scores")}
+                "object_track_ids": columns["object_track_ids"],
+                "object_boxes": columns["object_boxes"],
+                "object_classes": np.asarray(columns["object_classes"]).astype(np.int64),
+                "object_scores": columns["object_scores"]}
+
+    @classmethod
+    def from_table(cls, table: pa.Table, num_person: int, streams: Sequence[str]
+                   ) -> VideoArrays:
+        """The rows of one video of a feature table (the columns of ``streams`` at least)."""
+        names = ["label", "segment_index"] + [c for s in streams for c in _STREAM_COLUMNS[s]]
+        columns = {name: tensor_column(table, name)
+                   if isinstance(table.schema.field(name).type, pa.FixedShapeTensorType)
+                   else table.column(name).to_numpy() for name in names}
+        return cls(columns, table.column("video_id")[0].as_py(),
+                   float(table.column("fps")[0].as_py()),
+                   (table.column("height")[0].as_py(), table.column("width")[0].as_py()),
+                   num_person, streams)
+
+    @classmethod
+    def from_frames(cls, arrays: FrameArrays, num_person: int, streams: Sequence[str]
+                    ) -> VideoArrays:
+        """In-memory feature rows (the frame path's, a live stream's window)."""
+        return cls(vars(arrays), arrays.video_id, arrays.fps, (arrays.height, arrays.width),
+                   num_person, streams)
 
     def sample(self, start: int, end: int, label: int) -> dict:
         span = slice(start, end)
@@ -170,7 +192,8 @@ class FeatureTableDataset(BaseActionDataset):
         for start, end in _runs(ids):
             if self.video_ids is not None and ids[start] not in self.video_ids:
                 continue
-            video = VideoArrays(table.slice(start, end - start), self.num_person, self.streams)
+            video = VideoArrays.from_table(table.slice(start, end - start), self.num_person,
+                                            self.streams)
             cut = {"segments": self._segment_windows, "sliding": self._sliding_windows,
                    "causal": self._causal_windows}[self.mode]
             data_list += cut(video)
@@ -192,20 +215,32 @@ class FeatureTableDataset(BaseActionDataset):
         return out
 
     def _sliding_windows(self, video: VideoArrays) -> list[dict]:
-        window = seconds_to_frames(self.window_s, video.fps)
-        stride = seconds_to_frames(self.stride_s, video.fps)
-        total = len(video.label)
-        out = []
-        for s in window_starts(total, window, stride):
-            end = min(s + window, total)
-            out.append(video.sample(s, end, video.label[(s + end) // 2]))
-        return out
+        return sliding_windows(video, self.window_s, self.stride_s)
 
     def _causal_windows(self, video: VideoArrays) -> list[dict]:
-        window = seconds_to_frames(self.window_s, video.fps)
-        stride = seconds_to_frames(self.stride_s, video.fps)
-        return [video.sample(max(0, t + 1 - window), t + 1, video.label[t])
-                for t in causal_steps(len(video.label), stride)]
+        return causal_windows(video, self.window_s, self.stride_s)
+
+
+def sliding_windows(video: VideoArrays, window_s: float, stride_s: float) -> list[dict]:
+    """Windows of ``window_s`` every ``stride_s`` over the whole video (mode ``sliding``),
+    labelled with their middle frame's label."""
+    window = seconds_to_frames(window_s, video.fps)
+    stride = seconds_to_frames(stride_s, video.fps)
+    total = len(video.label)
+    out = []
+    for s in window_starts(total, window, stride):
+        end = min(s + window, total)
+        out.append(video.sample(s, end, video.label[(s + end) // 2]))
+    return out
+
+
+def causal_windows(video: VideoArrays, window_s: float, stride_s: float) -> list[dict]:
+    """At every ``stride_s`` from the first frame, the window of at most ``window_s`` that
+    ends at that frame (mode ``causal``), labelled with that frame's label."""
+    window = seconds_to_frames(window_s, video.fps)
+    stride = seconds_to_frames(stride_s, video.fps)
+    return [video.sample(max(0, t + 1 - window), t + 1, video.label[t])
+            for t in causal_steps(len(video.label), stride)]
 
 
 def causal_steps(num_frames: int, stride: int) -> range:

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pyarrow as pa
 
 from model.datasets.coco_keypoints import coco_pose_metainfo
-from model.datasets.feature_table import tensor_column
+from model.datasets.frame_rows import FrameArrays
 
 
 def _track_color(track_id: int) -> tuple[int, int, int]:
@@ -30,22 +29,22 @@ def frame_actions(persons: list[dict], num_frames: int) -> dict[int, list[tuple[
     return actions
 
 
-def write_annotated_video(video: str | Path, table: pa.Table, persons: list[dict],
+def write_annotated_video(video: str | Path, arrays: FrameArrays, persons: list[dict],
                           object_classes: list[str], out: str | Path,
                           keypoint_thr: float) -> int:
     """Boxes (persons with track id and current action, objects with class), skeletons of
-    keypoints scoring at least ``keypoint_thr``; ``table`` rows are the video's frames in
-    order (its feature table). Returns the number of frames written."""
-    track_ids = tensor_column(table, "person_track_ids")
-    person_boxes = tensor_column(table, "person_boxes")
-    keypoints = tensor_column(table, "keypoints")
-    keypoint_scores = tensor_column(table, "keypoint_scores")
-    object_cls = tensor_column(table, "object_classes")
-    object_boxes = tensor_column(table, "object_boxes")
+    keypoints scoring at least ``keypoint_thr``; ``arrays``: the video's feature rows, its
+    frames in order. Returns the number of frames written."""
+    track_ids = arrays.person_track_ids
+    person_boxes = arrays.person_boxes
+    keypoints = arrays.keypoints
+    keypoint_scores = arrays.keypoint_scores
+    object_cls = arrays.object_classes
+    object_boxes = arrays.object_boxes
     actions = frame_actions(persons, len(track_ids))
     links = coco_pose_metainfo()["skeleton_links"]
     capture = cv2.VideoCapture(str(video))
-    fps = capture.get(cv2.CAP_PROP_FPS) or float(table.column("fps")[0].as_py())
+    fps = capture.get(cv2.CAP_PROP_FPS) or arrays.fps
     size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     if not writer.isOpened():

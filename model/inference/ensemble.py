@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from model.builders import build_dataset, load_config, pipeline_step
-from model.inference.package import ModelPackage, load_package
+from model.device import local_device
+from model.inference.package import CLASSES, ModelPackage, load_package
 from model.inference.predict import predict_dataset
 
 ENSEMBLE_FILE = "ensemble.json"
@@ -86,6 +87,26 @@ def load_ensemble(folder: str | Path, device: torch.device | str = "cpu") -> Ens
     if len(classes) != 1:
         raise ValueError(f"{folder}: members disagree on the classes: {classes}")
     return Ensemble(folder, members, weights)
+
+
+def load_members(package_dir: str | Path) -> tuple[dict, dict[str, float]]:
+    """Member packages and their weights, of a package or an ensemble folder."""
+    device = local_device()
+    if is_ensemble(package_dir):
+        ensemble = load_ensemble(package_dir, device)
+        return ensemble.members, ensemble.weights
+    return {"model": load_package(package_dir, device)}, {"model": 1.0}
+
+
+def package_classes(package_dir: str | Path) -> tuple[list[str], list[str]]:
+    """The action and object classes of a package or ensemble, read without building the
+    models."""
+    folder = Path(package_dir)
+    if is_ensemble(folder):
+        first = next(iter(json.loads((folder / ENSEMBLE_FILE).read_text())["members"].values()))
+        folder = folder / first
+    classes = json.loads((folder / CLASSES).read_text())
+    return classes["action_classes"], classes["object_classes"]
 
 
 def predict_members(packages: dict[str, ModelPackage], table: str | Path, split: str,

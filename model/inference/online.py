@@ -8,7 +8,8 @@ one update of the forward filter. The answer names the frame ``lag_frames`` befo
 
 ``push`` does all of it in this process. A server whose recognizer runs elsewhere (the Serve
 graph) splits it: ``add_row`` buffers a frame and returns the recognizer's input samples when a
-step needs them, ``complete`` takes the step's features back.
+step needs them, ``complete`` takes the step's features back. Rows are the feature table's,
+in memory (``FrameArrays``), kept in the frame path's window buffer.
 """
 
 from __future__ import annotations
@@ -16,20 +17,21 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-import pyarrow as pa
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import DefaultScope
 
+from model.datasets.frame_rows import FrameArrays
 from model.datasets.window_dataset import STREAMS, VideoArrays, seconds_to_frames
+from model.frame_path.window import FrameWindow
 from model.inference.package import ModelPackage
 from model.inference.step_features import embed, step_pipeline
 from model.inference.timeline_head import TimelineHead, step_probs
 
 
 class OnlineTimeline:
-    """Feed rows of the feature table (one frame each, in order, with ``subject_track_id`` the
-    person followed) to ``push``; it returns the frame the answer is about, its action and
-    the action's posterior (None, None, None until the first answer).
+    """Feed the feature rows of a video or stream (one frame each, in order, with
+    ``subject_track_id`` the person followed) to ``push``; it returns the frame the answer is
+    about, its action and the action's posterior (None, None, None until the first answer).
 
     ``recognize_every``: the recognizer runs at every this-many-th step of the head; the steps
     in between reuse the last step's features (less compute per frame, coarser in time)."""
@@ -49,7 +51,7 @@ class OnlineTimeline:
         self.streams = tuple(dataset.get("streams", STREAMS))
         with DefaultScope.overwrite_default_scope("mmaction"):
             self.pipeline = Compose(step_pipeline(package.cfg))
-        self.rows: deque[pa.Table] = deque(maxlen=max(self.windows))
+        self.rows: FrameWindow | None = None     # made by the first row (its frame size)
         self.features: deque[np.ndarray] = deque(maxlen=head.online.receptive_field)
         self.filter = head.online_filter()
         self.frames_seen = 0
@@ -60,7 +62,8 @@ class OnlineTimeline:
     def _samples(self) -> list[dict]:
         """The recognizer's input for the windows ending at the newest frame, in the head's
         order (``merge_windows`` concatenates their features in that order)."""
-        video = VideoArrays(pa.concat_tables(self.rows), self.num_person, self.streams)
+        video = VideoArrays.from_frames(self.rows.newest(len(self.rows)), self.num_person,
+                                        self.streams)
         end = len(self.rows)
         samples = []
         for window in self.windows:
@@ -75,15 +78,19 @@ class OnlineTimeline:
         """Whether the next frame is a step of the head."""
         return self.frames_seen % self.step == 0
 
-    def add_row(self, row: pa.Table) -> list[dict] | None:
-        """Buffer one frame. At a step that runs the recognizer: its input samples, to embed
-        and hand to ``complete`` before the next step's ``add_row``; otherwise None."""
-        if row.num_rows != 1:
-            raise ValueError(f"a timeline takes one frame (one table row) at a time, got "
-                             f"{row.num_rows}")
+    def add_row(self, row: FrameArrays, t: int = 0, subject: int | None = None
+                ) -> list[dict] | None:
+        """Buffer row ``t`` of ``row`` (its ``subject_track_id``, or ``subject`` when given:
+        the person this timeline follows). At a step that runs the recognizer: its input
+        samples, to embed and hand to ``complete`` before the next step's ``add_row``;
+        otherwise None."""
         if self.next_is_step and self.waiting_frame is not None:
             raise RuntimeError(f"step at frame {self.waiting_frame} was not completed")
-        self.rows.append(row)
+        if self.rows is None:
+            self.rows = FrameWindow(max(self.windows), row.video_id, row.fps, row.width,
+                                    row.height, row.person_track_ids.shape[1],
+                                    row.object_track_ids.shape[1])
+        self.rows.push(row, t, subject)
         frame = self.frames_seen
         self.frames_seen += 1
         if frame % self.step:
@@ -115,8 +122,9 @@ class OnlineTimeline:
         if frame >= self.lag_frames:
             self.answer = (frame - self.lag_frames, label, belief)
 
-    def push(self, row: pa.Table) -> tuple[int | None, int | None, np.ndarray | None]:
-        samples = self.add_row(row)
+    def push(self, row: FrameArrays, t: int = 0, subject: int | None = None
+             ) -> tuple[int | None, int | None, np.ndarray | None]:
+        samples = self.add_row(row, t, subject)
         if samples is not None:
             features, _ = embed(self.package.model, pseudo_collate(samples))
             self.complete(features)

@@ -47,23 +47,40 @@ class _Flat(nn.Module):
         return tuple(tree_flatten(self.module(*args))[0])
 
 
+def providers() -> list[str]:
+    """ONNX Runtime's CUDA provider when this process has a GPU and the installed ORT build
+    offers it, then the CPU."""
+    gpu = torch.cuda.is_available() and \
+        "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    return ["CUDAExecutionProvider", "CPUExecutionProvider"] if gpu else ["CPUExecutionProvider"]
+
+
 class OnnxModule(nn.Module):
-    """Same inputs and outputs (nesting included) as the exported module, computed by ORT."""
+    """Same inputs and outputs (nesting included) as the exported module, computed by ORT;
+    ``run`` takes and gives NumPy arrays (outputs flat) without a detour through torch."""
 
     def __init__(self, path: Path, spec, threads: int):
         super().__init__()
         options = onnxruntime.SessionOptions()
+        # Replicas and actors share the machine's cores: each session uses its own share,
+        # and runs its graph's nodes one after another (no second, inter-op pool).
         options.intra_op_num_threads = max(1, int(threads))
-        self.session = onnxruntime.InferenceSession(str(path), options,
-                                                    providers=["CPUExecutionProvider"])
+        options.inter_op_num_threads = 1
+        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        # Idle pool threads sleep instead of spinning: a spinning thread takes a core from
+        # the other replicas between this session's calls.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=providers())
         self.names = [i.name for i in self.session.get_inputs()]
         self.spec = spec
         self.path = path
 
+    def run(self, *arrays: np.ndarray) -> list[np.ndarray]:
+        return self.session.run(None, dict(zip(self.names, arrays, strict=True)))
+
     def forward(self, *args: torch.Tensor):
-        feeds = {n: a.detach().cpu().numpy() for n, a in zip(self.names, args, strict=True)}
-        outputs = [torch.from_numpy(o) for o in self.session.run(None, feeds)]
-        return tree_unflatten(outputs, self.spec)
+        outputs = self.run(*(a.detach().cpu().numpy() for a in args))
+        return tree_unflatten([torch.from_numpy(o) for o in outputs], self.spec)
 
 
 def _key(module: nn.Module, example: tuple[torch.Tensor, ...], dynamic_axes: dict) -> str:

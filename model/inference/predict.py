@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from mmengine.dataset import pseudo_collate
 from torch.utils.data import Dataset
 
 from model.builders import build_dataloader
@@ -27,3 +28,20 @@ def predict_dataset(model: torch.nn.Module, dataset: Dataset, batch_size: int,
         if progress is not None:
             progress(len(data["data_samples"]))
     return np.stack(scores), np.array(labels), metas
+
+
+@torch.no_grad()
+def predict_samples(model: torch.nn.Module, pipeline, samples: list[dict],
+                    batch_size: int) -> np.ndarray:
+    """(N, K) class probabilities of windows held in memory (``VideoArrays.sample`` dicts)
+    through a test ``pipeline`` (a composed MMAction2 pipeline), as ``predict_dataset``
+    scores a dataset's."""
+    model.eval()
+    scores = []
+    for start in range(0, len(samples), batch_size):
+        # What BaseActionDataset.get_data_info adds to every sample of the dataset path.
+        batch = [pipeline({**s, "modality": "Pose", "start_index": 0})
+                 for s in samples[start:start + batch_size]]
+        scores += [r.pred_score.float().cpu().numpy()
+                   for r in model.test_step(pseudo_collate(batch))]
+    return np.stack(scores)

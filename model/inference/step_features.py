@@ -18,10 +18,13 @@ import numpy as np
 import pyarrow.compute as pc
 import torch
 from mmengine.config import Config
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.registry import DefaultScope
 from mmengine.runner import set_random_seed
 
 from model.builders import build_dataloader, build_dataset, load_config, pipeline_step
 from model.datasets.feature_table import read_feature_table
+from model.datasets.window_dataset import VideoArrays, causal_windows
 from model.inference.package import ModelPackage
 
 # The recipe of the features (sampler, readout); part of the cache key, changed with it.
@@ -167,3 +170,24 @@ def report_times(video: StepFeatures, lag: int) -> np.ndarray:
     answered_at = video.steps[np.minimum(np.arange(len(video.steps)) + lag,
                                          len(video.steps) - 1)]
     return to_frames(answered_at, video.steps, video.num_frames)
+
+
+def window_step_features(package: ModelPackage, video: VideoArrays, window_s: float,
+                         step_s: float, batch_size: int = 64) -> StepFeatures:
+    """``video_step_features`` of one video held in memory (``VideoArrays``, e.g. of the
+    frame path's rows with the person followed as the subject): the same causal windows
+    (``causal_windows``), the same step pipeline and readout, without a table or a dataset."""
+    with DefaultScope.overwrite_default_scope("mmaction"):
+        pipeline = Compose(step_pipeline(package.cfg))
+    windows = causal_windows(video, window_s, step_s)
+    feats, probs = [], []
+    for start in range(0, len(windows), batch_size):
+        # What BaseActionDataset.get_data_info adds to every sample of the dataset path.
+        batch = [pipeline({**w, "modality": "Pose", "start_index": 0})
+                 for w in windows[start:start + batch_size]]
+        f, p = embed(package.model, pseudo_collate(batch))
+        feats.append(f)
+        probs.append(p)
+    steps = np.array([w["frame_range"][1] - 1 for w in windows])
+    return StepFeatures(np.concatenate(feats), np.concatenate(probs), steps, video.label,
+                        video.fps)

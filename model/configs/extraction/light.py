@@ -19,16 +19,18 @@ detector = dict(
     unmapped_classes="drop",
     score_thr=0.3,             # detections below this score are dropped before tracking
     min_box_px=2.0,            # boxes narrower or lower than this are dropped
-    batch_frames=8,            # frames per inference batch (also the decode batch)
-    # "torch", or "onnx": the network's forward in ONNX Runtime (exported at start, cached),
-    # the test pipeline, NMS and rescaling in MMDetection (single-stage detectors only).
-    backend="torch",
+    batch_frames=8,            # frames per detector call (and per pose call: their persons)
+    # "onnx": the network in ONNX Runtime (exported once per weights, cached), resizing,
+    # padding and the head's decoding in NumPy (single-stage RTMDet / YOLOX heads); "torch":
+    # MMDetection's own test pipeline and model (any detector); "auto": "onnx" where it runs
+    # the model and ONNX Runtime can use this machine's GPU (if any), else "torch".
+    backend="auto",
 )
 pose = dict(
     model="rtmpose-t",         # a key of model_zoo.pose_models
     checkpoint=None,
     cfg_options={},
-    backend="torch",           # or "onnx" (as for the detector; decoding stays MMPose's)
+    backend="auto",            # as the detector's ("onnx": top-down models without flip test)
 )
 # MMDetection 3's ByteTrack (mmdet.models.trackers.ByteTracker) with its model-zoo settings;
 # it matches persons and objects by category, so one tracker serves both.
@@ -43,7 +45,6 @@ tracker = dict(
 )
 video = dict(
     stride=1,                  # keep every stride-th frame (the table's fps is divided by it)
-    resize=None,               # (width, height) to resize frames to before inference, or None
     shard_frames=150,          # long videos are cut into shards of this many source frames
 )
 table = dict(

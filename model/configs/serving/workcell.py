@@ -2,12 +2,14 @@
 # detector -> pose -> recognizer with its online timeline head, behind one HTTP ingress.
 # Any value can be overridden in the Serve config's `args.cfg_options` (dotted keys).
 
-# Detector, pose model and tracker of an extraction config (jobs.extract's stages are reused).
+# Detector, pose model and tracker of an extraction config: the frame path (model/frame_path)
+# that jobs.extract and jobs.infer run too. Its backends are "auto": ONNX Runtime with NumPy
+# pre- and post-processing on this CPU, PyTorch where a GPU is there and ORT cannot use it.
 extraction_config = "model/configs/extraction/workcell.py"
-# Dotted overrides of that extraction config: here the networks' forward in ONNX Runtime
-# (pre- and post-processing stay MMDetection's and MMPose's); a smaller detector input would
-# be "detector.cfg_options": {"model.test_cfg.score_thr": 0.3, "test_pipeline.1.scale": ...}.
-extraction_options = {"detector.backend": "onnx", "pose.backend": "onnx"}
+# Dotted overrides of that extraction config, e.g. {"detector.backend": "torch"} for
+# MMDetection's own pipeline, or a smaller detector input: "detector.cfg_options":
+# {"model.test_cfg.score_thr": 0.3, "test_dataloader.dataset.pipeline.1.scale": (320, 240)}.
+extraction_options = {}
 # The recognizer package; its timeline/ head gives the online action of each person.
 package = "trained_models/workcell"
 
@@ -67,5 +69,7 @@ deployments = dict(
                     ray_actor_options=dict(num_cpus=0.5)),
 )
 # Intra-op threads of PyTorch / ONNX Runtime / OpenCV per replica (the ingress runs the
-# timelines' MS-TCN and decodes frames).
-threads = dict(ingress=1, detector=1, pose=1, recognizer=1)
+# timelines' MS-TCN and decodes frames). The detector runs on every detect_every-th frame
+# only, and then on both cores of a 2-core machine (about 15 ms instead of 26 for the shipped
+# RTMDet-nano, ../docs/PERFORMANCE.md).
+threads = dict(ingress=1, detector=2, pose=1, recognizer=1)

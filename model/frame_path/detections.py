@@ -1,31 +1,17 @@
-"""Detector stage of the extraction pipeline: an MMDetection model on batches of frames.
+"""From a detector's raw boxes to the frame path's persons and objects.
 
-Ray Data calls ``DetectorStage`` once per frame-batch row (see ``actors.video_decode``); the
-model is loaded once per actor. ``mmdet.apis.inference_detector`` runs one image per forward,
-so the stage applies the model's own test pipeline to every frame and runs one batched
-``test_step``, which is what that function does for one image.
+The detector's classes are mapped onto "person" and the dataset's object classes
+(``class_targets``); each frame keeps its top-scoring persons and objects, padded to fixed slot
+counts (``select_detections``): the fixed shapes that Ray Data rows and the feature table need.
 """
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
-import torch
-from mmengine.dataset import pseudo_collate
-from mmengine.registry import DefaultScope
 
-from actors.openmmlab_models import (
-    ModelChoice,
-    example_frame,
-    load_detector,
-    run_network_with_onnx,
-    set_inference_threads,
-)
-from model.device import local_device
-
-logger = logging.getLogger(__name__)
-
+# The padded per-frame arrays of ``select_detections``.
+DETECTIONS = ("person_boxes", "person_scores", "num_persons", "object_boxes", "object_scores",
+              "object_classes", "num_objects")
 PERSON = -2   # class target of detector classes mapped onto "person"
 DROPPED = -1  # class target of detector classes the dataset has no class for
 
@@ -97,52 +83,6 @@ def select_detections(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray,
     return out
 
 
-class DetectorStage:
-    """Frame-batch row -> the same row plus the frame's persons and objects (see
-    ``select_detections``; boxes in the row's frame pixels), stacked over the batch."""
-
-    def __init__(self, choice: ModelChoice, object_classes: tuple[str, ...],
-                 class_map: dict[str, str], score_thr: float, min_box_px: float,
-                 max_persons: int, max_objects: int, unmapped_classes: str = "drop",
-                 num_cpus: float = 1.0, backend: str = "torch"):
-        set_inference_threads(num_cpus)
-        self.model, self.pipeline, detector_classes = load_detector(choice, local_device())
-        if backend == "onnx":
-            # An example frame of the rendered videos' size; other sizes run too (dynamic
-            # axes), the export is checked on this one.
-            with DefaultScope.overwrite_default_scope("mmdet"):
-                data = self.model.data_preprocessor(pseudo_collate(
-                    [self.pipeline(dict(img=example_frame(), img_id=0))]))
-            run_network_with_onnx(self.model, "detector", data["inputs"], int(num_cpus))
-        elif backend != "torch":
-            raise ValueError(f"detector.backend must be 'torch' or 'onnx', got {backend!r}")
-        self.targets, notes = class_targets(detector_classes, object_classes, class_map,
-                                            unmapped_classes)
-        for note in notes:
-            logger.warning("%s", note)
-        self.score_thr, self.min_box_px = score_thr, min_box_px
-        self.max_persons, self.max_objects = max_persons, max_objects
-
-    def detect(self, frames: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """(boxes (K, 4), scores (K,), labels (K,)) of every frame, as the model gives them."""
-        with DefaultScope.overwrite_default_scope("mmdet"), torch.no_grad():
-            data = pseudo_collate([self.pipeline(dict(img=f, img_id=i))
-                                   for i, f in enumerate(frames)])
-            results = self.model.test_step(data)
-        return [(r.pred_instances.bboxes.cpu().numpy(), r.pred_instances.scores.cpu().numpy(),
-                 r.pred_instances.labels.cpu().numpy()) for r in results]
-
-    def __call__(self, row: dict) -> dict:
-        frames = row["frames"]
-        per_frame = [] if row["error"] or not len(frames) else [
-            select_detections(boxes, scores, labels, self.targets, frames.shape[2],
-                              frames.shape[1], self.score_thr, self.min_box_px,
-                              self.max_persons, self.max_objects)
-            for boxes, scores, labels in self.detect(frames)]
-        row.update(stack_detections(per_frame, self.max_persons, self.max_objects))
-        return row
-
-
 def stack_detections(per_frame: list[dict], max_persons: int, max_objects: int) -> dict:
     """Stack ``select_detections`` results over frames (B may be 0, for error rows)."""
     b, m, n = len(per_frame), max_persons, max_objects
@@ -157,3 +97,22 @@ def stack_detections(per_frame: list[dict], max_persons: int, max_objects: int) 
         for key, value in frame.items():
             empty[key][t] = value
     return empty
+
+
+class DetectionSelector:
+    """``class_targets`` and ``select_detections`` with one config's settings: a detector's
+    (boxes, scores, labels) of a frame -> its padded persons and objects."""
+
+    def __init__(self, detector_classes: tuple[str, ...], object_classes: tuple[str, ...],
+                 class_map: dict[str, str], score_thr: float, min_box_px: float,
+                 max_persons: int, max_objects: int, unmapped_classes: str = "drop"):
+        self.targets, self.notes = class_targets(detector_classes, object_classes, class_map,
+                                                 unmapped_classes)
+        self.score_thr, self.min_box_px = float(score_thr), float(min_box_px)
+        self.max_persons, self.max_objects = int(max_persons), int(max_objects)
+
+    def __call__(self, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, width: int,
+                 height: int) -> dict:
+        return select_detections(boxes, scores, labels, self.targets, width, height,
+                                 self.score_thr, self.min_box_px, self.max_persons,
+                                 self.max_objects)

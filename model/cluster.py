@@ -1,12 +1,9 @@
-"""Pieces every job shares: joining or starting Ray, and writing JSON + Markdown reports."""
+"""Joining the Ray cluster a job was submitted to, or starting a local one."""
 
 from __future__ import annotations
 
-import json
 import os
 import socket
-from pathlib import Path
-from typing import Any
 
 import ray
 
@@ -39,11 +36,3 @@ def init_ray() -> None:
     # that one on purpose.
     ray.init(address=address or "local", configure_logging=True, logging_level="WARNING",
              runtime_env={"env_vars": env_vars}, **dashboard)
-
-
-def write_report(stem: str | Path, data: dict[str, Any], markdown: str) -> None:
-    """Write ``<stem>.json`` for machines and ``<stem>.md`` for people."""
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
-    stem.with_suffix(".md").write_text(markdown)

@@ -1,4 +1,4 @@
-"""Load the detector and the pose model of an extraction config through their toolboxes' APIs.
+"""Load the detector and the pose model of a frame-path config through their toolboxes' APIs.
 
 A model is named in the config (``detector.model`` / ``pose.model``: a key of
 ``model/configs/extraction/model_zoo.py``), which gives its model-zoo config inside the mmdet /
@@ -107,13 +107,15 @@ def _build(choice: ModelChoice, init, device: torch.device) -> torch.nn.Module:
     return model.eval()
 
 
-def set_inference_threads(num_cpus: float) -> None:
+def set_inference_threads(num_cpus: float) -> int:
     """One thread per CPU this process was given (at least one), for PyTorch's intra-op pool
-    and for OpenCV (the toolboxes' resize and affine transforms): actors sharing a machine
-    must not each start a thread per core."""
+    and for OpenCV (resizes and affine warps): actors and replicas sharing a machine must not
+    each start a thread per core. Returns the thread count (ONNX Runtime sessions take it
+    too)."""
     threads = max(1, int(num_cpus))
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
+    return threads
 
 
 def load_detector(choice: ModelChoice, device: torch.device):
@@ -147,43 +149,3 @@ def example_frame(width: int = 480, height: int = 360) -> np.ndarray:
     """A seeded noise frame: the example an ONNX export is checked on (a constant frame
     drives the networks into a regime where float rounding differences are amplified)."""
     return np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
-
-
-class _Network(torch.nn.Module):
-    """Backbone, neck and head of a detector or pose model: the part ONNX Runtime runs."""
-
-    def __init__(self, model: torch.nn.Module, head: str):
-        super().__init__()
-        self.model, self.head = model, getattr(model, head)
-
-    def forward(self, inputs: torch.Tensor):
-        return self.head(self.model.extract_feat(inputs))
-
-
-def run_network_with_onnx(model: torch.nn.Module, kind: str, example: torch.Tensor,
-                          threads: int) -> float:
-    """From now on ``model`` computes its network (backbone, neck, head forward) with ONNX
-    Runtime; its test pipeline, data preprocessor and the head's decoding (NMS and rescaling,
-    keypoint decoding) stay the toolbox's own. ``example``: a preprocessed input batch. Only
-    single-stage detectors (RTMDet, YOLOX) and top-down pose models whose test time has no
-    flip are supported: their predict calls extract_feat and then the head's forward once.
-    Returns the export's max |ONNX - PyTorch| on ``example``."""
-    from model.inference.onnx_network import onnx_copy
-
-    if kind == "detector":
-        if not hasattr(model, "bbox_head") or hasattr(model, "roi_head"):
-            raise ValueError(f"{type(model).__name__}: the ONNX backend runs single-stage "
-                             "detectors only (RTMDet, YOLOX); use backend='torch'")
-        head, axes = "bbox_head", {0: "batch", 2: "height", 3: "width"}
-    else:
-        if model.cfg.model.get("test_cfg", {}).get("flip_test", False):
-            raise ValueError(f"{type(model).__name__}: the ONNX backend runs pose models "
-                             "without flip testing; set model.test_cfg.flip_test=False")
-        head, axes = "head", {0: "batch"}
-    with DefaultScope.overwrite_default_scope("mmdet" if kind == "detector" else "mmpose"):
-        twin = onnx_copy(_Network(model, head), (example,), {0: axes}, threads)
-    # The network runs as a whole in ORT: extract_feat hands the input through, and the head's
-    # forward (called by its predict on those "features") is the twin.
-    model.extract_feat = lambda inputs: inputs
-    getattr(model, head).forward = lambda inputs: twin(inputs)
-    return twin.max_abs_diff
