@@ -20,6 +20,7 @@ Example (the shipped models; a rendered test video that training never saw):
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -42,8 +43,10 @@ _SPLIT = "test"   # the split the video's rows are written under (a table needs 
 def infer(video: Path, package: Path, out: Path, *, extraction_config: str,
           cfg_options: dict | None = None, online: bool = False, window_s: float = 1.5,
           stride_s: float = 0.25, min_track_s: float = 0.5, batch_size: int = 32,
-          keypoint_thr: float = 0.3, threads: int = 1, progress: bool = True) -> dict:
-    """Run the chain on ``video`` (see the module doc); returns the timeline document."""
+          keypoint_thr: float = 0.3, threads: int | None = None,
+          progress: bool = True) -> dict:
+    """Run the chain on ``video`` (see the module doc); returns the timeline document.
+    ``threads``: intra-op threads of the models (default: one per core)."""
     info = probe_video(video)
     video_id = video.stem
     actions, objects = package_classes(package)
@@ -51,7 +54,8 @@ def infer(video: Path, package: Path, out: Path, *, extraction_config: str,
                                              tuple(objects))
     with tqdm(total=info.num_frames, unit="frame", desc="frame path",
               disable=not progress) as bar:
-        rows = FramePath(settings, threads).video(video, video_id, info, progress=bar.update)
+        rows = FramePath(settings, threads or os.cpu_count() or 1).video(
+            video, video_id, info, progress=bar.update)
     source = {"kind": "extraction", "random_weights": False, **settings.models()}
     write_split_file(out / "features", _SPLIT, f"{video_id}.parquet",
                      rows.arrays.to_table(actions, objects, source))
@@ -107,8 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="persons tracked for less than this get no timeline")
     p.add_argument("--keypoint-thr", type=float, default=0.3,
                    help="keypoints below this score are not drawn")
-    p.add_argument("--threads", type=int, default=1,
-                   help="intra-op threads of the detector and the pose model")
+    p.add_argument("--threads", type=int,
+                   help="intra-op threads of the models (default: one per core)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 

@@ -72,8 +72,9 @@ def reference(clip, tmp_path_factory):
     """jobs.infer on the clip: its document (offline), the online timeline of its persons,
     and its feature table."""
     out = tmp_path_factory.mktemp("infer")
+    # One inference thread, as the extraction it is compared with (the same arithmetic).
     doc = infer.infer(clip[0], PACKAGE, out, extraction_config=infer.DEFAULT_EXTRACTION,
-                      progress=False)
+                      threads=1, progress=False)
     table = pq.read_table(next((out / "features").glob("split=*/*.parquet")))
     online = person_timelines(FrameArrays.from_table(table), PACKAGE, online=True)
     return doc, online, table, out
