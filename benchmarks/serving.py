@@ -276,6 +276,13 @@ def markdown(doc: dict) -> str:
     lines += ["", "## Stage times of the shipped configuration, one stream (mean ms over the "
               "frames that ran the stage)", "", "| stage | ms | frames |", "|---|---:|---:|"]
     lines += [f"| {k} | {v:.1f} | {one['stage_frames'][k]} |" for k, v in one["stages"].items()]
+    stages = doc["stages"]
+    lines += ["", f"The frame path's replicas: detector compute {stages['detector_compute']:.1f} "
+              f"ms per detected frame (target <= 20: "
+              f"{'met' if stages['detector_compute'] <= 20 else 'NOT met'}), pose compute "
+              f"{stages['pose_compute_per_person']:.1f} ms per person (target <= 8: "
+              f"{'met' if stages['pose_compute_per_person'] <= 8 else 'NOT met'}); commit "
+              f"`{doc['commit']}`."]
     return "\n".join(lines) + "\n"
 
 
