@@ -40,6 +40,7 @@ from tuning.sweep import (
     build_tuner,
     experiment_exists,
     experiment_path,
+    interrupt_recorded,
 )
 
 DEFAULT_SPACE = "model/configs/tuning/workcell_fusion.py"
@@ -65,9 +66,12 @@ def tune_sweep(table: str, work_dir: str, *, space: str = DEFAULT_SPACE,
     tuner = build_tuner(search, table, storage, name, resources or TrialResources(),
                         early_stopping=early_stopping, concurrent=concurrent,
                         trial_retries=trial_retries, resume=resume)
-    results = tuner.fit()
-    unfinished = len(results) - results.num_terminated - results.num_errors
-    if unfinished or len(results) < search.num_samples:
+    with interrupt_recorded() as interrupted:
+        results = tuner.fit()
+    # A trial with no config never reported: Tune stopped it before its first epoch.
+    unfinished = max(len(results) - results.num_terminated - results.num_errors,
+                     sum(r.config is None for r in results))
+    if interrupted.is_set() or unfinished or len(results) < search.num_samples:
         # Tune returns after Ctrl-C (or a lost driver) with the sweep's state saved.
         raise SystemExit(f"the sweep stopped with {max(unfinished, 1)} trials unfinished: "
                          f"continue it with --resume ({experiment_path(storage, name)})")
@@ -126,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     except SweepError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Outside Tune's run loop (starting, or writing the reports): the sweep's state on
+        # storage is whole, and --resume writes the reports again from it.
+        print(f"interrupted: continue with --resume ({args.storage_path or args.work_dir})",
+              file=sys.stderr)
+        return 130
     metric = next(k for k in facts if k.startswith("best_val"))
     print(f"{facts['trials']} trials in {facts['wall_s']:.0f} s; {metric} "
           f"{facts[metric]:.4f} after {facts['time_to_best_s']:.0f} s")

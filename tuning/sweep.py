@@ -19,6 +19,11 @@ loop's own ``epoch``, not Tune's count of reports (which a retried trial starts 
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,3 +151,34 @@ def build_tuner(search: Config, table: str, storage: str, name: str,
 def _trial_folder(trial) -> str:
     # Tune's default folder name spells out every drawn value: too long for some filesystems.
     return f"trial_{trial.trial_id}"
+
+
+@contextmanager
+def interrupt_recorded() -> Iterator[threading.Event]:
+    """Ctrl-C during ``Tuner.fit`` stops the sweep through Tune's own graceful stop and is
+    remembered in the event this yields.
+
+    Tune's SIGINT handler saves the state and returns a ``ResultGrid`` that does not say it was
+    interrupted: a trial stopped before its first report then looks errored, and the sweep
+    looks complete. So SIGINT is ours and forwarded as SIGUSR1, the other signal Tune stops on.
+    Before Tune has installed that handler (the sweep not started), Ctrl-C raises as usual."""
+    interrupted = threading.Event()
+
+    def forward(sig: int, frame) -> None:
+        if signal.getsignal(signal.SIGUSR1) in (signal.SIG_DFL, signal.SIG_IGN, None):
+            raise KeyboardInterrupt
+        interrupted.set()
+        signal.signal(signal.SIGINT, previous)   # a second Ctrl-C ends at once
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    previous = signal.signal(signal.SIGINT, forward)
+    disabled = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if disabled is None:
+            os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER")
+        else:
+            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = disabled
