@@ -15,6 +15,7 @@ import pytest
 from jobs import train, tune
 from model.builders import load_config
 from tuning.space import SearchSpaceError, load_search, param_space, trial_config
+from tuning.sweep import interrupt_recorded
 
 SPACE = tune.DEFAULT_SPACE
 XATTN = "model/configs/workcell/fusion_xattn_stgcnpp.py"
@@ -143,3 +144,26 @@ def test_an_interrupted_sweep_resumes_where_it_stopped(workcell_table, tmp_path)
     # The finished trial was not run again: its reports are the ones before the interruption.
     again = pd.read_csv(next((tmp_path / "tune").glob("trial_*00000/progress.csv")))
     assert again["timestamp"].tolist() == interrupted["timestamp"].tolist()
+
+
+def test_ctrl_c_in_the_run_loop_is_recorded_and_handed_to_tunes_stop():
+    """Inside the loop (Tune's SIGUSR1 handler installed) Ctrl-C sets the flag and stops Tune
+    through SIGUSR1; before it, Ctrl-C raises as usual; afterwards the old handlers are back."""
+    stops = []
+    before_int, before_usr1 = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGUSR1)
+    try:
+        signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+        with interrupt_recorded() as interrupted, pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+        assert not interrupted.is_set()
+        with interrupt_recorded() as interrupted:
+            assert os.environ["TUNE_DISABLE_SIGINT_HANDLER"] == "1"
+            signal.signal(signal.SIGUSR1, lambda *_: stops.append("tune stops"))
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.1)
+        assert interrupted.is_set() and stops == ["tune stops"]
+        assert signal.getsignal(signal.SIGINT) is before_int
+        assert "TUNE_DISABLE_SIGINT_HANDLER" not in os.environ
+    finally:
+        signal.signal(signal.SIGINT, before_int)
+        signal.signal(signal.SIGUSR1, before_usr1)
