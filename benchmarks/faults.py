@@ -96,19 +96,31 @@ def wait_for(condition, timeout_s: float, what: str, poll_s: float = 0.2):
     raise TimeoutError(f"waited {timeout_s:.0f} s for {what}")
 
 
-def kill_train_worker(dashboard: str, runs: str, workers: int, timeout_s: float = 300) -> dict:
+def kill_train_worker(dashboard: str, runs: str, workers: int, job: tuple[threading.Thread, dict],
+                      timeout_s: float = 300) -> dict:
     """SIGKILL one Ray Train worker process once a training run matching the glob ``runs``
     has registered a checkpoint and ``workers`` workers are alive at once; reports the nodes
-    those workers were on."""
-    # The controller writes its snapshot once a reported checkpoint is registered; a checkpoint
-    # folder alone may still be uploading, and a kill then restarts from the start.
-    wait_for(lambda: glob.glob(f"{runs}/{CHECKPOINT_SNAPSHOT}"), timeout_s,
-             f"a registered checkpoint in {runs}")
+    those workers were on. ``job`` is the ``in_thread`` running the training: if it ends
+    first, its error (or an AssertionError) is raised at once instead of waiting out the time."""
+    thread, out = job
+
+    def job_ended():
+        if not thread.is_alive():
+            joined(thread, out, 0)
+            raise AssertionError("the job finished before a worker could be killed")
+
+    def registered():
+        job_ended()
+        # The controller writes its snapshot once a reported checkpoint is registered; a
+        # checkpoint folder alone may still be uploading, and a kill then restarts from the start.
+        return glob.glob(f"{runs}/{CHECKPOINT_SNAPSHOT}")
 
     def all_alive():
+        job_ended()
         found = actors(TRAIN_WORKER, dashboard)
         return found if len(found) >= workers else None
 
+    wait_for(registered, timeout_s, f"a registered checkpoint in {runs}")
     alive = wait_for(all_alive, timeout_s, f"{workers} training workers at once")
     victim = alive[0]
     os.kill(victim.pid, signal.SIGKILL)
@@ -163,7 +175,7 @@ def train_worker_killed(table: Path, work: Path, dashboard: str, options: dict) 
     thread, out = in_thread(train, config, str(table), str(work / "killed"), max_failures=2,
                             **kwargs)
     checkpoints = work.resolve() / "killed" / "train"
-    kill = kill_train_worker(dashboard, str(checkpoints), workers=2)
+    kill = kill_train_worker(dashboard, str(checkpoints), workers=2, job=(thread, out))
     kill["checkpoints_before_kill"] = len(list(checkpoints.glob("checkpoint_*")))
     killed = joined(thread, out, 900)
     return {"clean_wall_s": clean_s, "killed_wall_s": time.time() - started, **kill,
@@ -186,7 +198,7 @@ def tune_trial_killed(table: Path, work: Path, dashboard: str, options: dict) ->
                             resources=resources, early_stopping=False, overwrite=True)
     # Two trials at a time: their two workers alive together, on the two worker nodes.
     kill = kill_train_worker(dashboard, str(work.resolve() / "tune" / "train_runs" / "*"),
-                             workers=2, timeout_s=600)
+                             workers=2, job=(thread, out), timeout_s=600)
     facts = joined(thread, out, 1200)
     return {"trials": facts["trials"], "trials_finished": facts["trials_finished"],
             "trials_errored": facts["trials_errored"], "epochs_trained": facts["epochs_trained"],

@@ -9,6 +9,7 @@ report. What the figures mean is in the hand-written docs/benchmark-protocol.md.
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 from pathlib import Path
@@ -355,7 +356,10 @@ def faults_section() -> list[str]:
             "and compared with a clean run.", "", *markdown(faults).splitlines(), ""]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(prog="python -m benchmarks.performance_report", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter
+                            ).parse_args(argv)
     accuracy = _load("accuracy.json") or {}
     throughput = _load("throughput.json") or {}
     penn = _load("penn_action.json")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from benchmarks import faults
 from jobs import train, tune
 from model.builders import load_config
 from tuning.space import SearchSpaceError, load_search, param_space, trial_config
@@ -167,3 +168,17 @@ def test_ctrl_c_in_the_run_loop_is_recorded_and_handed_to_tunes_stop():
     finally:
         signal.signal(signal.SIGINT, before_int)
         signal.signal(signal.SIGUSR1, before_usr1)
+
+
+def test_a_sweep_run_from_a_worker_thread_leaves_signals_alone():
+    """Signals are only handled in the main thread: from another thread the context manager
+    must neither fail nor touch the handlers (benchmarks run sweeps in a thread)."""
+    before = signal.getsignal(signal.SIGINT)
+    thread, out = faults.in_thread(_enter_interrupt_recorded)
+    result = faults.joined(thread, out, 10)
+    assert result == (False, None) and signal.getsignal(signal.SIGINT) is before
+
+
+def _enter_interrupt_recorded():
+    with interrupt_recorded() as interrupted:
+        return interrupted.is_set(), os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")

@@ -161,8 +161,13 @@ def interrupt_recorded() -> Iterator[threading.Event]:
     Tune's SIGINT handler saves the state and returns a ``ResultGrid`` that does not say it was
     interrupted: a trial stopped before its first report then looks errored, and the sweep
     looks complete. So SIGINT is ours and forwarded as SIGUSR1, the other signal Tune stops on.
-    Before Tune has installed that handler (the sweep not started), Ctrl-C raises as usual."""
+    Before Tune has installed that handler (the sweep not started), Ctrl-C raises as usual.
+    Outside the main thread (a sweep run from a worker thread) signals cannot be handled
+    there, Tune installs no handler either, and nothing is changed."""
     interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
 
     def forward(sig: int, frame) -> None:
         if signal.getsignal(signal.SIGUSR1) in (signal.SIG_DFL, signal.SIG_IGN, None):
