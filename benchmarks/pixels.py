@@ -14,7 +14,13 @@ val only; the test split's COCO files exist for this benchmark):
   * end to end: the shipped recognizer on the frozen test clips when its features come from
     the raw test MP4s through the trained models (jobs.extract with
     model/configs/extraction/workcell.py), next to the same clips from the annotations and
-    the majority class.
+    the most frequent training label;
+  * the loss stage by stage (model/evaluation/decomposition.py): the same windows with the
+    pose stream and the object stream each taken from the annotations or from the extraction
+    (four tables), scored by the shipped recognizer and the ones named with --compare; how
+    often the extracted subject is the annotated operator; per object class, frame-level
+    recall and precision of the objects that reach the features; the keypoint error that
+    reaches them.
 
 Writes benchmarks/results/pixels.{json,md}.
 """
@@ -22,19 +28,33 @@ Writes benchmarks/results/pixels.{json,md}.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import tempfile
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pyarrow.compute as pc
+from tqdm import tqdm
 
 from actors.extraction import extract, select_inputs
 from benchmarks.environment import code_commit, environment
 from jobs.evaluate import check_frozen, evaluate
+from model.builders import build_dataset, dataset_labels
+from model.builders import load_config as load_recognizer_config
 from model.cluster import init_ray
 from model.datasets.annotation import DatasetSpec
+from model.datasets.feature_table import read_feature_table, write_split_file
+from model.datasets.frame_rows import FrameArrays
 from model.datasets.video_manifest import videos_in_folder
+from model.evaluation.decomposition import (
+    KeypointErrors,
+    ObjectCounts,
+    SubjectMatch,
+    check_aligned,
+    mix_streams,
+)
 from model.evaluation.metrics import classification_metrics
 from model.frame_path.chain import load_config
 from model.perception.training import evaluate_package
@@ -46,17 +66,49 @@ KEYPOINTS_TRAIN = "coco/keypoints_train.json"
 PCK_THR = 0.1
 
 
+def _coco17_joints() -> tuple[str, ...]:
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+
+    meta = parse_pose_metainfo(dict(from_file="configs/_base_/datasets/coco.py"))
+    return tuple(meta["keypoint_id2name"][i] for i in range(meta["num_keypoints"]))
+
+
+def per_class_ap50(truth: Path, detections: Path) -> dict[str, float]:
+    """COCO AP@0.5 of each category (pycocotools' COCOeval restricted to it), from the
+    detections CocoMetric wrote; a class without test boxes is left out."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    gt = COCO(str(truth))
+    dt = gt.loadRes(str(detections))
+    out = {}
+    for cat in gt.loadCats(gt.getCatIds()):
+        if not gt.getAnnIds(catIds=[cat["id"]]):
+            continue
+        ev = COCOeval(gt, dt, "bbox")
+        ev.params.catIds = [cat["id"]]
+        with contextlib.redirect_stdout(io.StringIO()):
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+        out[cat["name"]] = float(max(ev.stats[1], 0.0))   # -1: no detection of it at all
+    return out
+
+
 def detector_figures(package: Path, data: Path, work: Path) -> dict:
-    trained = evaluate_package(package, data, DETECTION_TEST, work / "detector", classwise=True)
+    trained = evaluate_package(package, data, DETECTION_TEST, work / "detector", classwise=True,
+                               results_prefix=work / "detections")
     untrained = evaluate_package(package, data, DETECTION_TEST, work / "detector_untrained",
                                  trained=False)
     per_class = {k.removeprefix("coco/").removesuffix("_precision"): v
                  for k, v in trained.items() if k.endswith("_precision")}
     return {"map50": trained["coco/bbox_mAP_50"], "map": trained["coco/bbox_mAP"],
             "map75": trained["coco/bbox_mAP_75"], "map_small": trained["coco/bbox_mAP_s"],
+            "per_class_ap": per_class,
+            "per_class_ap50": per_class_ap50(data / DETECTION_TEST,
+                                             work / "detections.bbox.json"),
             # An untrained head may score no box above the test threshold: CocoMetric then
             # reports nothing, and an empty result has an AP of 0.
-            "per_class_ap": per_class,
             "untrained_map50": untrained.get("coco/bbox_mAP_50", 0.0),
             "package": str(package)}
 
@@ -92,17 +144,77 @@ def pose_figures(package: Path, data: Path, work: Path) -> dict:
             "mean_pose_pck": mean_pose_pck(data), "pck_thr": PCK_THR, "package": str(package)}
 
 
-def _clip_metrics(result: dict, videos: set[str], classes: list[str]) -> dict:
-    rows = [p for p in result["predictions"] if p["video_id"] in videos]
+ROWS = {  # decomposition row -> (pose stream from, object stream from)
+    "annotation_pose+annotation_objects": ("annotation", "annotation"),
+    "extracted_pose+annotation_objects": ("extracted", "annotation"),
+    "annotation_pose+extracted_objects": ("annotation", "extracted"),
+    "extracted_pose+extracted_objects": ("extracted", "extracted"),
+}
+BOTH_EXTRACTED, BOTH_ANNOTATED = "extracted_pose+extracted_objects", \
+    "annotation_pose+annotation_objects"
+
+
+def _video_rows(table: Path, video_ids: list[str]) -> dict[str, FrameArrays]:
+    rows, _ = read_feature_table(table, ["test"])
+    ids = rows.column("video_id")
+    out = {v: FrameArrays.from_table(rows.filter(pc.equal(ids, v))) for v in video_ids}
+    empty = [v for v, a in out.items() if a.num_frames == 0]
+    if empty:
+        raise SystemExit(f"{table}: no rows of {len(empty)} test videos, e.g. {empty[0]}")
+    return out
+
+
+def decompose(annotations: Path, extracted: Path, video_ids: list[str], out: Path,
+              spec: DatasetSpec) -> tuple[dict[str, Path], dict]:
+    """The four tables of the decomposition (each stream from either table, the same frames
+    and labels) and what the extracted rows get right against the annotated ones."""
+    annotated, found = _video_rows(annotations, video_ids), _video_rows(extracted, video_ids)
+    subject, objects, keypoints = SubjectMatch(), ObjectCounts(spec.object_classes), \
+        KeypointErrors(PCK_THR)
+    tables = {row: out / row for row in ROWS}
+    for video in tqdm(video_ids, desc="decomposition", unit="video"):
+        source = {"annotation": annotated[video], "extracted": found[video]}
+        check_aligned(source["annotation"], source["extracted"])
+        subject.add(source["annotation"], source["extracted"])
+        objects.add(source["annotation"], source["extracted"])
+        keypoints.add(source["annotation"], source["extracted"], subject.matched_frames[video])
+        for row, (pose, objs) in ROWS.items():
+            rows = mix_streams(source[pose], source[objs])
+            write_split_file(tables[row], "test", f"{video}.parquet", rows.to_table(
+                list(spec.action_classes), list(spec.object_classes),
+                {"kind": "decomposition", "pose": pose, "objects": objs}))
+    facts = {"subject_match": subject.summary()["fraction"],
+             "subject": subject.summary(), **objects.summary(),
+             "keypoints": keypoints.summary(_coco17_joints())}
+    return tables, facts
+
+
+def train_majority(recognizer: Path, table: Path) -> int:
+    """The most frequent label of the training windows of the annotation table (the trivial
+    baseline may know the training labels, never the test labels)."""
+    cfg = load_recognizer_config(str(recognizer / "config.py"))
+    cfg.feature_table = str(table)
+    cfg.dataset.pop("extra_tables", None)
+    return int(np.bincount(dataset_labels(build_dataset(cfg, "train", "val_pipeline"))).argmax())
+
+
+def _scores(result: dict, classes: list[str]) -> dict:
+    rows = result["predictions"]
     labels = np.array([p["label"] for p in rows])
-    scores = np.eye(len(classes))[[p["predicted"] for p in rows]]
-    m = classification_metrics(labels, scores, classes)
+    m = classification_metrics(labels, np.eye(len(classes))[[p["predicted"] for p in rows]],
+                               classes)
     return {"top1": m["top1"], "macro_f1": m["macro_f1"], "windows": len(rows)}
 
 
-def end_to_end_figures(recognizer: Path, data: Path, annotations_table: Path,
+def _windows(result: dict) -> list[tuple]:
+    return [(p["video_id"], tuple(p["frame_range"]), p["label"]) for p in result["predictions"]]
+
+
+def end_to_end_figures(recognizers: dict[str, Path], data: Path, annotations_table: Path,
                        extraction_config: str, extracted: Path, work: Path,
                        frozen: Path, clips: str) -> dict:
+    """Extract the test clips (resumed when the table is there), build the decomposition's
+    tables and score each with each recognizer (the first is the shipped one)."""
     spec = DatasetSpec.load(data / "dataset.json")
     inputs = select_inputs(videos_in_folder(data / "videos", data / "annotations",
                                             data / "splits.json"), ["test"], clips, "test")
@@ -112,28 +224,74 @@ def end_to_end_figures(recognizer: Path, data: Path, annotations_table: Path,
                      executor="ray", actors=2, source=str(data))
     if report.failures:
         raise SystemExit(f"extraction failed: {report.failures}")
-    from_pixels = evaluate(recognizer, extracted, work / "end_to_end_pixels", timeline=False)
-    from_annotations = evaluate(recognizer, annotations_table, work / "end_to_end_annotations",
-                                timeline=False)
-    classes = from_pixels["clips"]["classes"] if "classes" in from_pixels["clips"] \
-        else spec.action_classes
-    chosen = {v.video_id for v in inputs}
-    pixels = _clip_metrics(from_pixels, chosen, classes)
-    annotated = _clip_metrics(from_annotations, chosen, classes)
-    counts = Counter(p["label"] for p in from_annotations["predictions"]
-                     if p["video_id"] in chosen)
-    if pixels["windows"] != annotated["windows"]:
-        raise SystemExit(f"the extracted clips give {pixels['windows']} windows, their "
-                         f"annotations {annotated['windows']}: not the same samples")
-    return {"top1": pixels["top1"], "macro_f1": pixels["macro_f1"], "clips": len(chosen),
-            "clip_pattern": clips,
-            "windows": pixels["windows"],
-            "annotations_top1": annotated["top1"], "annotations_macro_f1": annotated["macro_f1"],
-            "majority_top1": max(counts.values()) / sum(counts.values()),
-            "extraction_frames_per_s": report.frames_per_s, "extraction_frames": report.frames,
-            "extraction_config": extraction_config, "recognizer": str(recognizer),
-            "annotations_test_set": check_frozen(annotations_table, "test", frozen),
-            "extracted_table": str(extracted)}
+    video_ids = sorted(v.video_id for v in inputs)
+    tables, facts = decompose(annotations_table, extracted, video_ids, work / "tables", spec)
+    classes = list(spec.action_classes)
+    rows: dict[str, dict] = {}
+    windows = None
+    for row, table in tables.items():
+        rows[row] = {}
+        for name, package in recognizers.items():
+            result = evaluate(package, table, work / "scores" / name / row, timeline=False)
+            if windows is None:
+                windows = _windows(result)
+            elif _windows(result) != windows:
+                raise SystemExit(f"{row} scored by {name}: not the windows of the other rows")
+            rows[row][name] = _scores(result, classes)
+    shipped = next(iter(recognizers))
+    majority = train_majority(recognizers[shipped], annotations_table)
+    labels = np.array([w[2] for w in windows])
+    baseline = classification_metrics(labels, np.eye(len(classes))[np.full(len(labels),
+                                                                           majority)], classes)
+    return {"end_to_end": {
+                "top1": rows[BOTH_EXTRACTED][shipped]["top1"],
+                "macro_f1": rows[BOTH_EXTRACTED][shipped]["macro_f1"],
+                "clips": len(video_ids), "clip_pattern": clips, "windows": len(windows),
+                "annotations_top1": rows[BOTH_ANNOTATED][shipped]["top1"],
+                "annotations_macro_f1": rows[BOTH_ANNOTATED][shipped]["macro_f1"],
+                "majority_class": classes[majority], "majority_top1": baseline["top1"],
+                "majority_macro_f1": baseline["macro_f1"],
+                "extraction_frames_per_s": report.frames_per_s,
+                "extraction_frames": report.frames, "extraction_config": extraction_config,
+                "recognizer": str(recognizers[shipped]),
+                "annotations_test_set": check_frozen(annotations_table, "test", frozen),
+                "extracted_table": str(extracted)},
+            "recognizers": {name: str(p) for name, p in recognizers.items()},
+            "decomposition": {"rows": rows, **facts}}
+
+
+def _f(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def decomposition_markdown(e: dict, dec: dict, names: list[str]) -> list[str]:
+    lines = ["", "## The loss stage by stage (the same windows, each stream from either table)",
+             "", "| pose from | objects from | " + " | ".join(
+                 f"{n}: top-1 | {n}: macro F1" for n in names) + " |",
+             "|---|---|" + "---:|---:|" * len(names)]
+    for row, scores in dec["rows"].items():
+        pose, objects = ROWS[row]
+        lines.append(f"| {pose} | {objects} | " + " | ".join(
+            f"{scores[n]['top1']:.3f} | {scores[n]['macro_f1']:.3f}" for n in names) + " |")
+    lines += [f"| trivial: always {e['majority_class']} (most frequent training label) | | "
+              + " | ".join(f"{e['majority_top1']:.3f} | {e['majority_macro_f1']:.3f}"
+                           for _ in names) + " |", ""]
+    s, k = dec["subject"], dec["keypoints"]
+    lines += [f"Subject: the extracted subject is the annotated operator on {s['matched']} of "
+              f"{s['frames']} labelled frames ({_f(s['fraction'])}); no subject on "
+              f"{s['no_subject']}.", "",
+              f"Keypoints that reach the features (matched subject, joints present in both "
+              f"tables): PCK@{k['pck_thr']} {_f(k['pck'])}, median error "
+              f"{_f(k['median_error'])} of the box size over {k['joints_compared']} joints; "
+              f"{_f(k['missing_in_extracted'])} of the annotated joints missing in the "
+              "extraction. Per joint PCK: " + ", ".join(
+                  f"{j} {_f(v)}" for j, v in k["pck_per_joint"].items()) + ".", "",
+              f"Objects that reach the features (tracked), frame level, matched one-to-one "
+              f"by IoU >= {dec['min_iou']} against the annotated tracked objects:", "",
+              "| class | recall | precision | annotated | extracted |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {c} | {_f(dec['object_recall'][c])} | {_f(dec['object_precision'][c])} | "
+              f"{dec['annotated'][c]} | {dec['extracted'][c]} |" for c in dec["object_recall"]]
+    return lines
 
 
 def markdown(res: dict) -> str:
@@ -149,18 +307,27 @@ def markdown(res: dict) -> str:
     e = res.get("end_to_end")
     if e:
         lines += [f"| end to end | top-1, features from the MP4s | {e['top1']:.3f} | "
-                  f"{e['majority_top1']:.3f} (majority) |",
-                  f"| end to end | macro F1, features from the MP4s | {e['macro_f1']:.3f} | |",
+                  f"{e['majority_top1']:.3f} (always {e['majority_class']}) |",
+                  f"| end to end | macro F1, features from the MP4s | {e['macro_f1']:.3f} | "
+                  f"{e['majority_macro_f1']:.3f} |",
                   f"| (reference) | top-1, features from the annotations | "
                   f"{e['annotations_top1']:.3f} | |",
                   f"| (reference) | macro F1, features from the annotations | "
                   f"{e['annotations_macro_f1']:.3f} | |", "",
-                  f"{e['windows']} windows of {e['clips']} test clips; extraction "
-                  f"{e['extraction_frames']} frames at "
+                  f"Recognizer `{e['recognizer']}`; {e['windows']} windows of {e['clips']} test "
+                  f"clips; extraction {e['extraction_frames']} frames at "
                   f"{e['extraction_frames_per_s']:.1f} frames/s (Ray Data pipeline, 2 actors)."]
-    lines += ["", "Detector AP per class: " + ", ".join(
-        f"{k} {v:.3f}" for k, v in d["per_class_ap"].items())]
+        lines += decomposition_markdown(e, res["decomposition"], list(res["recognizers"]))
+    lines += ["", "Detector AP@0.5 per class: " + ", ".join(
+        f"{k} {v:.3f}" for k, v in d["per_class_ap50"].items())]
     return "\n".join(lines) + "\n"
+
+
+def _named_package(text: str) -> tuple[str, Path]:
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=PACKAGE, got {text!r}")
+    return name, Path(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,7 +339,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="its annotation feature table (default: <data>/features)")
     p.add_argument("--detector", type=Path, default=Path("trained_models/detector"))
     p.add_argument("--pose", type=Path, default=Path("trained_models/pose"))
-    p.add_argument("--recognizer", type=Path, default=Path("trained_models/workcell"))
+    p.add_argument("--recognizer", type=Path, default=Path("trained_models/workcell"),
+                   help="the shipped recognizer (the end-to-end figures are its)")
+    p.add_argument("--compare", type=_named_package, action="append", default=None,
+                   metavar="NAME=PACKAGE",
+                   help="more recognizers scored on the same tables, side by side "
+                        "(default: annotations=trained_models/workcell_annotations, the "
+                        "recognizer trained on annotation features only)")
     p.add_argument("--extraction-config", default="model/configs/extraction/workcell.py")
     p.add_argument("--extracted", type=Path, default=None,
                    help="feature table of the extracted test clips (default: "
@@ -197,10 +370,12 @@ def main(argv: list[str] | None = None) -> int:
         results = {"detector": detector_figures(args.detector, data, work),
                    "pose": pose_figures(args.pose, data, work)}
         if not args.skip_end_to_end:
-            results["end_to_end"] = end_to_end_figures(
-                args.recognizer, data, args.table or data / "features",
+            compare = dict(args.compare or [
+                ("annotations", Path("trained_models/workcell_annotations"))])
+            results.update(end_to_end_figures(
+                {"shipped": args.recognizer, **compare}, data, args.table or data / "features",
                 args.extraction_config, args.extracted or data / "extracted-test-clips",
-                work, args.frozen_test_set, args.clips)
+                work, args.frozen_test_set, args.clips))
     results["commit"] = commit
     results["environment"] = environment()
     write_report(args.out, results, markdown(results))

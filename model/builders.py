@@ -53,6 +53,10 @@ def build_dataset(cfg: Config, split: str, pipeline: str, **overrides) -> Datase
     ds_cfg = copy.deepcopy(cfg.dataset)
     ds_cfg.update(ann_file=cfg.feature_table, split=split, pipeline=cfg[pipeline],
                   test_mode=pipeline != "train_pipeline", **overrides)
+    if split == "test":
+        # Extra training tables (dataset.extra_tables) are for training and model choice;
+        # a test is of the one table the caller names.
+        ds_cfg.pop("extra_tables", None)
     with DefaultScope.overwrite_default_scope("mmaction"):
         return DATASETS.build(ds_cfg)
 

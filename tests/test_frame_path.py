@@ -16,8 +16,10 @@ from PIL import Image
 from scipy.optimize import linear_sum_assignment
 
 from actors.frame_stages import decode_shard
-from model.datasets.frame_rows import FrameArrays
+from model.datasets.annotation import DatasetSpec, load_annotation, validate_annotation
+from model.datasets.frame_rows import FrameArrays, annotation_to_arrays, arrays_to_annotation
 from model.datasets.video_manifest import ManifestError, read_manifest, videos_in_folder
+from model.evaluation.decomposition import KeypointErrors, SubjectMatch, check_aligned
 from model.frame_path.boxes import box_iou, keypoint_boxes, paired_iou
 from model.frame_path.chain import FramePath, FramePathSettings, load_config
 from model.frame_path.detections import DROPPED, PERSON, class_targets, select_detections
@@ -509,3 +511,39 @@ def test_the_shipped_models_find_the_rendered_operators(rendered, shipped):
     # Measured at this commit: 27 of 31 persons found, PCK@0.1 0.79 (362 of 459 keypoints).
     assert total >= len(frames) and found / total >= 0.75
     assert close / visible >= 0.65
+
+
+@pytest.mark.slow
+def test_an_extracted_clip_keeps_the_annotation_contract(rendered, shipped):
+    """A rendered test clip through the shipped frame path and from its annotation: the
+    extracted rows pass the annotation contract's own validator, and both tables agree in
+    layout and units (frames, labels, frame size, pixel coordinates, scores in [0, 1],
+    missing joints as [0, 0, 0]), the extracted subject's joints near the annotated ones."""
+    spec = DatasetSpec.load(rendered / "dataset.json")
+    video = sorted((rendered / "videos").glob("*_clip*.mp4"))[-1]
+    doc = load_annotation(rendered / "annotations" / f"{video.stem}.json", spec)
+    extracted = FramePath(shipped).video(video, video.stem, probe_video(video), doc=doc,
+                                         spec=spec, min_iou=0.3).arrays
+    annotated = annotation_to_arrays(doc, spec, extracted.person_track_ids.shape[1],
+                                     extracted.object_track_ids.shape[1])
+    as_document = arrays_to_annotation(extracted, spec, f"videos/{video.name}")
+    assert validate_annotation(as_document, "extracted", spec) == []
+    check_aligned(annotated, extracted)
+    assert extracted.fps == annotated.fps
+    for rows in (annotated, extracted):
+        filled = np.arange(rows.person_track_ids.shape[1]) < rows.num_persons[:, None]
+        scores, points = rows.keypoint_scores[filled], rows.keypoints[filled]
+        assert scores.min() >= 0 and scores.max() <= 1
+        assert (points[scores == 0] == 0).all()           # missing: [0, 0, 0]
+        present = points[scores > 0]
+        assert (present >= -2).all() and (present <= [rows.width + 2, rows.height + 2]).all()
+    def missing(rows):
+        return (rows.keypoint_scores[rows.num_persons > 0, 0] == 0).mean()
+
+    assert 0 < missing(extracted) < 0.5 and missing(annotated) < 0.5
+    match = SubjectMatch()
+    match.add(annotated, extracted)
+    errors = KeypointErrors()
+    errors.add(annotated, extracted, match.matched_frames[video.stem])
+    summary = errors.summary(tuple(str(j) for j in range(17)))
+    assert match.summary()["fraction"] >= 0.8 and summary["median_error"] <= 0.1

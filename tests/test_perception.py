@@ -21,9 +21,11 @@ from model.datasets.splits import load_split_file
 from model.frame_path.boxes import box_iou
 from model.frame_path.chain import load_config
 from model.frame_path.detector import Detector
+from model.frame_path.keypoint_scores import CALIBRATION_FILE, KeypointScores
 from model.frame_path.models import choose_model
 from model.frame_path.pose import PoseEstimator
 from model.inference.person_timelines import person_timelines
+from model.perception.calibration import calibrate_package
 from tests.factories import SMALL, tiny_config
 from workcell_synth import OBJECT_CLASSES, generate_dataset
 from workcell_synth.coco import detection_file, keypoint_file
@@ -151,6 +153,26 @@ def test_pose_training_writes_a_package_the_extraction_actor_loads(rendered, tmp
                                       [np.array([[100.0, 50.0, 220.0, 330.0]], np.float32)])
     assert keypoints.shape == (1, 17, 2) and scores.shape == (1, 17)
     assert np.isfinite(keypoints).all()
+
+
+@pytest.mark.slow
+def test_the_shipped_pose_scores_are_calibrated_into_the_tables_terms(rendered, workcell_table,
+                                                                      tmp_path):
+    """On persons of another generator seed: raw SimCC scores run past 1; the calibrated ones
+    are closer to the truth of "this joint is right" (Brier score), and the threshold marks
+    about as many joints missing as the annotation table leaves out."""
+    package = tmp_path / "pose"
+    package.mkdir()
+    for name in ("config.py", "weights.pth"):
+        (package / name).symlink_to(Path("trained_models/pose", name).resolve())
+    facts = calibrate_package(package, rendered, "coco/keypoints_val.json", 0.1,
+                              workcell_table, progress=False)
+    assert facts["persons"] >= 10 and facts["raw_score_max"] > 1
+    assert facts["brier_calibrated"] < facts["brier_raw_clipped"]
+    assert abs(facts["marked_missing_fraction"] - facts["annotation_missing_fraction"]) < 0.1
+    scoring = KeypointScores.load(package / CALIBRATION_FILE, None)
+    assert scoring.missing_below == facts["missing_below"]
+    assert 0 <= min(scoring.calibrated) and max(scoring.calibrated) <= 1
 
 
 def test_training_refuses_a_dataset_without_coco_files(tmp_path, capsys):

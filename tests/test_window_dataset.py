@@ -54,3 +54,27 @@ def test_samples_hold_only_the_configured_streams(workcell_table):
     np.testing.assert_array_equal(info["object_boxes"], both.get_data_info(0)["object_boxes"])
     with pytest.raises(ValueError, match="streams must be a non-empty subset"):
         FeatureTableDataset(str(workcell_table), pipeline=[], split="val", streams=("depth",))
+
+
+def test_extra_tables_add_their_windows_of_the_same_split(workcell_table, tmp_path):
+    """A second table of the same classes (here: the val split's rows filed as train) adds
+    its windows; one without the split adds none; other classes are refused; the test split
+    of a config never takes them (builders.build_dataset)."""
+    from model.builders import build_dataset, load_config
+    from model.datasets.feature_table import read_feature_table, write_split_file
+
+    rows, _ = read_feature_table(workcell_table, ["val"])
+    write_split_file(tmp_path / "more", "train", "val_as_train.parquet", rows)
+    plain = FeatureTableDataset(str(workcell_table), pipeline=[], split="train")
+    val = FeatureTableDataset(str(workcell_table), pipeline=[], split="val")
+    both = FeatureTableDataset(str(workcell_table), pipeline=[], split="train",
+                               extra_tables=[str(tmp_path / "more")])
+    assert len(both) == len(plain) + len(val)
+    only_val = FeatureTableDataset(str(workcell_table), pipeline=[], split="val",
+                                   extra_tables=[str(tmp_path / "more")])
+    assert len(only_val) == len(val)
+    cfg = load_config("model/configs/workcell/fusion_xattn_stgcnpp.py")
+    cfg.feature_table = str(workcell_table)
+    cfg.dataset.extra_tables = [str(tmp_path / "more")]
+    assert len(build_dataset(cfg, "test", "test_pipeline")) == len(
+        FeatureTableDataset(str(workcell_table), pipeline=[], split="test"))

@@ -174,3 +174,49 @@ def annotation_to_arrays(doc: dict, spec: DatasetSpec, max_persons: int,
             arrays.object_boxes[t, s] = obj["box"]
             arrays.object_scores[t, s] = obj["score"]
     return arrays
+
+
+def arrays_to_annotation(arrays: FrameArrays, spec: DatasetSpec, file: str) -> dict:
+    """The annotation document (model/schemas/annotation.schema.json) that the rows of one
+    video stand for: the inverse of ``annotation_to_arrays``, so that rows from any source (an
+    extraction's above all) can be held to the annotation contract by ``validate_annotation``.
+    A video labelled as one segment from its first to its last frame becomes a clip label."""
+    video = {"id": arrays.video_id, "file": file, "fps": arrays.fps, "width": arrays.width,
+             "height": arrays.height, "frame_count": arrays.num_frames}
+    frames = []
+    for t in range(arrays.num_frames):
+        persons = [{"track_id": int(arrays.person_track_ids[t, s]),
+                    "box": arrays.person_boxes[t, s].tolist(),
+                    "keypoints": np.concatenate([arrays.keypoints[t, s],
+                                                 arrays.keypoint_scores[t, s, :, None]],
+                                                1).tolist()}
+                   for s in range(arrays.num_persons[t])]
+        objects = [{**({"track_id": int(arrays.object_track_ids[t, s])}
+                       if arrays.object_track_ids[t, s] >= 0 else {}),
+                    "box": arrays.object_boxes[t, s].tolist(),
+                    "class": spec.object_classes[arrays.object_classes[t, s]],
+                    "score": float(arrays.object_scores[t, s])}
+                   for s in range(arrays.num_objects[t])]
+        if persons or objects:
+            frames.append({"index": t, "persons": persons, "objects": objects})
+    doc = {"format": "workcell-annotation", "version": 1, "video": video,
+           "keypoint_layout": "coco17", "frames": frames}
+    runs = [(start, end) for start, end in _label_runs(arrays) if arrays.label[start] >= 0]
+    labelled = [{"start_frame": start, "end_frame": end,
+                 "label": spec.action_classes[arrays.label[start]],
+                 **({"person_track_id": int(arrays.subject_track_id[start])}
+                    if arrays.subject_track_id[start] >= 0 else {})} for start, end in runs]
+    if len(labelled) == 1 and runs[0] == (0, arrays.num_frames):
+        doc["clip_label"] = {k: v for k, v in labelled[0].items()
+                             if k in ("label", "person_track_id")}
+    else:
+        doc["segments"] = labelled
+    return doc
+
+
+def _label_runs(arrays: FrameArrays) -> list[tuple[int, int]]:
+    """[start, end) of the runs of frames with the same segment and label."""
+    seg, label = arrays.segment_index, arrays.label
+    edges = np.flatnonzero((seg[1:] != seg[:-1]) | (label[1:] != label[:-1])) + 1
+    bounds = [0, *edges.tolist(), arrays.num_frames]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))

@@ -155,13 +155,17 @@ class FeatureTableDataset(BaseActionDataset):
         video_ids: only these videos (None: all of the split).
         streams: what the samples hold: ``pose`` (keypoints of the subject first), ``objects``
             (the detections), or both.
+        extra_tables: more feature tables (same classes) whose windows of ``split`` are added,
+            e.g. features extracted from the videos beside their annotations; a table without
+            that split adds none.
     """
 
     def __init__(self, ann_file: str, pipeline: Sequence[dict | Callable], split: str,
                  mode: str = "segments", window_s: float | None = 4.0, stride_s: float = 2.0,
                  num_person: int = 1, min_frames: int = 4,
                  video_ids: Sequence[str] | None = None,
-                 streams: Sequence[str] = STREAMS, **kwargs):
+                 streams: Sequence[str] = STREAMS, extra_tables: Sequence[str] = (),
+                 **kwargs):
         if mode not in ("segments", "sliding", "causal"):
             raise ValueError(f"mode must be 'segments', 'sliding' or 'causal', got {mode!r}")
         if mode != "segments" and window_s is None:
@@ -177,15 +181,30 @@ class FeatureTableDataset(BaseActionDataset):
         self.num_person, self.min_frames = num_person, min_frames
         self.video_ids = None if video_ids is None else set(video_ids)
         info = read_info(ann_file)
+        self.extra_tables = tuple(str(t) for t in extra_tables)
+        for table in self.extra_tables:
+            other = read_info(table)
+            if (other.action_classes, other.object_classes) != \
+                    (info.action_classes, info.object_classes):
+                raise ValueError(f"{table}: its action or object classes differ from "
+                                 f"{ann_file}'s")
         kwargs.setdefault("metainfo", dict(classes=info.action_classes,
                                            object_classes=info.object_classes))
         super().__init__(ann_file, pipeline=pipeline, modality="Pose", **kwargs)
 
     def load_data_list(self) -> list[dict]:
+        data_list = self._windows(self.ann_file, required=True)
+        for table in self.extra_tables:
+            data_list += self._windows(table, required=False)
+        return data_list
+
+    def _windows(self, root: str, required: bool) -> list[dict]:
         columns = _COMMON_COLUMNS + [c for s in self.streams for c in _STREAM_COLUMNS[s]]
-        table, _ = read_feature_table(self.ann_file, splits=[self.split], columns=columns)
+        table, _ = read_feature_table(root, splits=[self.split], columns=columns)
         if table.num_rows == 0:
-            raise ValueError(f"{self.ann_file}: split {self.split!r} is empty")
+            if required:
+                raise ValueError(f"{root}: split {self.split!r} is empty")
+            return []
         # Rows come sorted by video and frame: each video is one contiguous run.
         ids = table.column("video_id").to_numpy(zero_copy_only=False)
         data_list = []

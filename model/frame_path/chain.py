@@ -21,6 +21,7 @@ from model.datasets.annotation import DatasetSpec
 from model.datasets.feature_table import NUM_KEYPOINTS
 from model.frame_path.detections import DetectionSelector, stack_detections
 from model.frame_path.detector import Detector
+from model.frame_path.keypoint_scores import KeypointScores, keypoint_scores
 from model.frame_path.models import ModelChoice, choose_model, set_inference_threads
 from model.frame_path.pose import PoseEstimator
 from model.frame_path.rows import PERCEPTION, VideoRows, video_rows
@@ -57,13 +58,14 @@ class FramePathSettings:
     max_objects: int
     batch_frames: int
     tracker: dict
+    keypoint_scores: KeypointScores
 
     @classmethod
     def from_config(cls, config: Config, object_classes: tuple[str, ...],
                     random_weights: bool = False) -> FramePathSettings:
         det = config.detector
-        return cls(detector=choose_model(config, "detector", random_weights),
-                   pose=choose_model(config, "pose", random_weights),
+        pose = choose_model(config, "pose", random_weights)
+        return cls(detector=choose_model(config, "detector", random_weights), pose=pose,
                    detector_backend=str(det.get("backend", "auto")),
                    pose_backend=str(config.pose.get("backend", "auto")),
                    object_classes=tuple(object_classes), class_map=dict(det.class_map),
@@ -71,11 +73,15 @@ class FramePathSettings:
                    score_thr=float(det.score_thr), min_box_px=float(det.min_box_px),
                    max_persons=int(config.table.max_persons),
                    max_objects=int(config.table.max_objects),
-                   batch_frames=int(det.batch_frames), tracker=config.tracker.to_dict())
+                   batch_frames=int(det.batch_frames), tracker=config.tracker.to_dict(),
+                   keypoint_scores=keypoint_scores(config.pose.get("calibration"),
+                                                   pose.checkpoint,
+                                                   config.pose.get("missing_below")))
 
     def models(self) -> dict:
         """The two models as reports and table metadata describe them."""
-        return {"detector": self.detector.describe(), "pose": self.pose.describe()}
+        return {"detector": self.detector.describe(),
+                "pose": {**self.pose.describe(), **self.keypoint_scores.describe()}}
 
 
 class DetectionStage:
@@ -102,11 +108,13 @@ class DetectionStage:
 
 class PoseStage:
     """Frames and their detected persons -> ``keypoints`` (B, M, 17, 2) and
-    ``keypoint_scores`` (B, M, 17) of the filled person slots (zeros in the empty ones)."""
+    ``keypoint_scores`` (B, M, 17) of the filled person slots (zeros in the empty ones), the
+    scores calibrated and missing joints marked (``KeypointScores``)."""
 
     def __init__(self, settings: FramePathSettings, threads: int = 1):
         threads = set_inference_threads(threads)
         self.estimator = PoseEstimator(settings.pose, settings.pose_backend, threads)
+        self.scoring = settings.keypoint_scores
 
     def __call__(self, frames: list[np.ndarray] | np.ndarray, person_boxes: np.ndarray,
                  num_persons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -116,7 +124,7 @@ class PoseStage:
         poses = self.estimator(frames, [person_boxes[t, :int(num_persons[t])]
                                         for t in range(b)])
         for t, (kp, sc) in enumerate(poses):
-            keypoints[t, :len(kp)], scores[t, :len(kp)] = kp, sc
+            keypoints[t, :len(kp)], scores[t, :len(kp)] = self.scoring(kp, sc)
         return keypoints, scores
 
 

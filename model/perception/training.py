@@ -135,10 +135,13 @@ def train_and_package(cfg: Config, data_root: Path, work_dir: Path, package: Pat
 
 
 def evaluate_package(package: Path, data_root: Path, ann_file: str, work_dir: Path, *,
-                     trained: bool = True, classwise: bool = False) -> dict:
+                     trained: bool = True, classwise: bool = False,
+                     results_prefix: Path | None = None) -> dict:
     """The package config's test evaluators on ``data_root/ann_file`` (e.g. the test split's
     COCO file), through the toolbox's runner. ``trained=False`` evaluates the architecture as
-    built, without the package's weights (the floor a trained model is compared with)."""
+    built, without the package's weights (the floor a trained model is compared with);
+    ``results_prefix``: where CocoMetric writes the detections it scored
+    (``<prefix>.bbox.json``)."""
     cfg = Config.fromfile(str(package / PACKAGE_CONFIG))
     path = data_root / ann_file
     if not path.is_file():
@@ -151,6 +154,8 @@ def evaluate_package(package: Path, data_root: Path, ann_file: str, work_dir: Pa
             evaluator.ann_file = str(path)
         if classwise and evaluator.type == "CocoMetric" and "metric" in evaluator:
             evaluator.classwise = True
+        if results_prefix is not None and evaluator.type == "CocoMetric":
+            evaluator.outfile_prefix = str(results_prefix)
     cfg.test_evaluator = evaluators
     cfg.load_from = str(package / PACKAGE_WEIGHTS) if trained else None
     cfg.work_dir = str(work_dir)

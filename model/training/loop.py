@@ -26,7 +26,7 @@ import ray.train.torch
 import torch
 from mmengine.config import Config
 from mmengine.model import MMDistributedDataParallel
-from mmengine.runner import set_random_seed
+from mmengine.runner import load_checkpoint, set_random_seed
 
 from model.builders import build_dataloader, build_dataset, build_model, dataset_labels
 from model.evaluation.metrics import classification_metrics
@@ -172,6 +172,10 @@ def train_loop_per_worker(config: dict) -> None:
     schedulers = build_schedulers(cfg, optim_wrapper, len(loader))
     state = _TrainState()
     checkpoint = ray.train.get_checkpoint()
+    if checkpoint is None and cfg.get("load_from"):
+        # MMEngine's ``load_from``: start from these weights (e.g. a shipped package's, to
+        # fine-tune it on new features); the optimizer and schedule start afresh.
+        load_checkpoint(model, cfg.load_from, map_location="cpu", strict=True)
     if checkpoint is not None:
         _restore(checkpoint, model, optim_wrapper, schedulers, state, len(loader))
         if rank == 0:

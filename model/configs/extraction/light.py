@@ -31,6 +31,13 @@ pose = dict(
     checkpoint=None,
     cfg_options={},
     backend="auto",            # as the detector's ("onnx": top-down models without flip test)
+    # The feature table holds confidences in [0, 1] and 0 for a missing joint; raw network
+    # scores are neither (model/frame_path/keypoint_scores.py). "package": the calibration
+    # jobs.calibrate_pose wrote beside the checkpoint; a file path; None: raw scores clipped.
+    calibration=None,
+    # Joints calibrated below this are marked missing (score 0, x = y = 0); None: the
+    # calibration's own threshold (0 without a calibration).
+    missing_below=None,
 )
 # MMDetection 3's ByteTrack (mmdet.models.trackers.ByteTracker) with its model-zoo settings;
 # it matches persons and objects by category, so one tracker serves both.
