@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from actors.extraction import extract, select_inputs
 from benchmarks.environment import code_commit, environment
+from benchmarks.performance_report import decomposition_lines
 from jobs.evaluate import check_frozen, evaluate
 from model.builders import build_dataset, dataset_labels
 from model.builders import load_config as load_recognizer_config
@@ -260,40 +261,6 @@ def end_to_end_figures(recognizers: dict[str, Path], data: Path, annotations_tab
             "decomposition": {"rows": rows, **facts}}
 
 
-def _f(value) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
-def decomposition_markdown(e: dict, dec: dict, names: list[str]) -> list[str]:
-    lines = ["", "## The loss stage by stage (the same windows, each stream from either table)",
-             "", "| pose from | objects from | " + " | ".join(
-                 f"{n}: top-1 | {n}: macro F1" for n in names) + " |",
-             "|---|---|" + "---:|---:|" * len(names)]
-    for row, scores in dec["rows"].items():
-        pose, objects = ROWS[row]
-        lines.append(f"| {pose} | {objects} | " + " | ".join(
-            f"{scores[n]['top1']:.3f} | {scores[n]['macro_f1']:.3f}" for n in names) + " |")
-    lines += [f"| trivial: always {e['majority_class']} (most frequent training label) | | "
-              + " | ".join(f"{e['majority_top1']:.3f} | {e['majority_macro_f1']:.3f}"
-                           for _ in names) + " |", ""]
-    s, k = dec["subject"], dec["keypoints"]
-    lines += [f"Subject: the extracted subject is the annotated operator on {s['matched']} of "
-              f"{s['frames']} labelled frames ({_f(s['fraction'])}); no subject on "
-              f"{s['no_subject']}.", "",
-              f"Keypoints that reach the features (matched subject, joints present in both "
-              f"tables): PCK@{k['pck_thr']} {_f(k['pck'])}, median error "
-              f"{_f(k['median_error'])} of the box size over {k['joints_compared']} joints; "
-              f"{_f(k['missing_in_extracted'])} of the annotated joints missing in the "
-              "extraction. Per joint PCK: " + ", ".join(
-                  f"{j} {_f(v)}" for j, v in k["pck_per_joint"].items()) + ".", "",
-              f"Objects that reach the features (tracked), frame level, matched one-to-one "
-              f"by IoU >= {dec['min_iou']} against the annotated tracked objects:", "",
-              "| class | recall | precision | annotated | extracted |", "|---|---:|---:|---:|---:|"]
-    lines += [f"| {c} | {_f(dec['object_recall'][c])} | {_f(dec['object_precision'][c])} | "
-              f"{dec['annotated'][c]} | {dec['extracted'][c]} |" for c in dec["object_recall"]]
-    return lines
-
-
 def markdown(res: dict) -> str:
     d, p = res["detector"], res["pose"]
     lines = ["# Pixels to actions (rendered test split)", "",
@@ -317,7 +284,7 @@ def markdown(res: dict) -> str:
                   f"Recognizer `{e['recognizer']}`; {e['windows']} windows of {e['clips']} test "
                   f"clips; extraction {e['extraction_frames']} frames at "
                   f"{e['extraction_frames_per_s']:.1f} frames/s (Ray Data pipeline, 2 actors)."]
-        lines += decomposition_markdown(e, res["decomposition"], list(res["recognizers"]))
+        lines += decomposition_lines(e, res["decomposition"], list(res["recognizers"]))
     lines += ["", "Detector AP@0.5 per class: " + ", ".join(
         f"{k} {v:.3f}" for k, v in d["per_class_ap50"].items())]
     return "\n".join(lines) + "\n"

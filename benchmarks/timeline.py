@@ -15,7 +15,10 @@ and here the decoder settings of the alternatives that have one. Rows:
   * the MS-TCN's, argmax and decoded (the shipped head: MS-TCN + Viterbi offline, causal
     MS-TCN + forward filter online).
 
-Next to them: the clip top-1 of the same package on the frozen test clips (the head changes
+Next to them: the shipped head's offline and online figures when the features of the same
+videos come from their MP4s through the shipped detector and pose model (``--pixels-table``,
+jobs.extract with model/configs/extraction/workcell.py; extracted here when absent,
+resumable), the clip top-1 of the same package on the frozen test clips (the head changes
 no weight of the recognizer), and the per-person check: the operator's timelines when every
 other person's pose is removed from the videos with a passer-by, against the timelines with
 the passer-by present.
@@ -127,6 +130,40 @@ def per_person_check(package, head, table, videos, test, batch_size) -> dict:
             "online_changed_fraction": changed["online"] / frames}
 
 
+def extracted_test_videos(data: Path, table: Path, config: str, videos: list[str]) -> Path:
+    """The untrimmed test videos' features from their MP4s (resumed when ``table`` exists)."""
+    from actors.extraction import extract, select_inputs
+    from model.cluster import init_ray
+    from model.datasets.annotation import DatasetSpec
+    from model.datasets.video_manifest import videos_in_folder
+    from model.frame_path.chain import load_config
+
+    spec = DatasetSpec.load(data / "dataset.json")
+    inputs = [v for v in select_inputs(videos_in_folder(data / "videos", data / "annotations",
+                                                        data / "splits.json"),
+                                       ["test"], "*", "test") if v.video_id in set(videos)]
+    init_ray()
+    report = extract(inputs, spec, table, config=load_config(config, None), executor="ray",
+                     actors=2, source=str(data))
+    if report.failures:
+        raise SystemExit(f"extraction failed: {report.failures}")
+    return table
+
+
+def from_pixels(package, head, table: Path, videos: list[str], background,
+                batch_size: int) -> dict:
+    """The shipped head's figures on the extracted features of the test videos."""
+    test = list(step_features(package, table, "test", videos, head.windows_s, head.step_s,
+                              batch_size).values())
+    return {
+        "offline": offline_figures(test, [step_probs(head.offline, v.features) for v in test],
+                                   head.cfg.decoder.offline.switch_penalty, background),
+        "online": online_figures(test, [step_probs(head.online, v.features) for v in test],
+                                 head.cfg.decoder.online.switch_prob, background,
+                                 head.lag_steps),
+        "table": str(table)}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.timeline", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -138,6 +175,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache-dir", type=Path, default=Path("outputs/step_cache"),
                    help="per-step feature cache (shared with jobs.train_timeline)")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--data", type=Path, default=Path("data/workcell"),
+                   help="the rendered dataset whose test MP4s give --pixels-table")
+    p.add_argument("--pixels-table", type=Path, default=Path("data/workcell/extracted-test-seqs"),
+                   help="features of the untrimmed test videos from their MP4s (extracted "
+                        "when absent, resumed when partial)")
+    p.add_argument("--extraction-config", default="model/configs/extraction/workcell.py")
+    p.add_argument("--skip-pixels", action="store_true",
+                   help="leave out the figures from pixels (no extraction)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/timeline"),
                    help="results stem (.json, .md, .png)")
     args = p.parse_args(argv)
@@ -179,6 +224,10 @@ def main(argv: list[str] | None = None) -> int:
                    f"prob {head.cfg.decoder.online.switch_prob}, chosen on val)"},
         "alternatives": rows,
         "clips": clip_top1(package, args.table, args.batch_size),
+        **({} if args.skip_pixels else {"from_pixels": from_pixels(
+            package, head, extracted_test_videos(args.data, args.pixels_table,
+                                                 args.extraction_config, videos),
+            videos, background, args.batch_size)}),
         "per_person": per_person_check(package, head, args.table, videos, data["test"],
                                        args.batch_size),
         "test_set_check": check, "package": str(args.package), "head": str(head.folder),
@@ -212,7 +261,20 @@ def markdown(results: dict) -> str:
              f"{100 * pp['offline_changed_fraction']:.2f} % of the operator's offline timeline "
              "frames and "
              f"{100 * pp['online_changed_fraction']:.2f} % of the online ones "
-             f"({pp['frames']} frames).", "", "![timelines](timeline.png)", ""]
+             f"({pp['frames']} frames).", ""]
+    px = results.get("from_pixels")
+    if px:
+        delay = px["online"]["median_delay_s"]
+        lines += ["From pixels (the same videos' features extracted from their MP4s, the same "
+                  "head and decoders):", "",
+                  "| mode | frame accuracy | edit | F1@50 | median delay s |",
+                  "| --- | ---: | ---: | ---: | ---: |",
+                  f"| offline | {px['offline']['frame_accuracy']:.3f} | "
+                  f"{px['offline']['edit']:.1f} | {px['offline']['f1_50']:.1f} | |",
+                  f"| online | {px['online']['frame_accuracy']:.3f} | "
+                  f"{px['online']['edit']:.1f} | {px['online']['f1_50']:.1f} | "
+                  f"{'n/a' if delay is None else f'{delay:.2f}'} |", ""]
+    lines += ["![timelines](timeline.png)", ""]
     return "\n".join(lines)
 
 

@@ -1,8 +1,11 @@
 """The shared command line of jobs.train_detector and jobs.train_pose.
 
-Each trains its model-zoo config from scratch on a generated dataset's COCO files with MMEngine's
-runner (a GPU when there is one) and writes a model package (config.py, weights.pth,
-metrics.json, logs/) that the extraction config names. On a cluster it is an ordinary Ray job;
+Each trains its model-zoo config from scratch (or, with ``--resume-from``, from an earlier
+package's weights, so that a schedule longer than one sitting is possible) on a generated
+dataset's COCO files with MMEngine's runner (a GPU when there is one) and writes a model package
+(config.py, weights.pth, metrics.json with every run that led to the weights, logs/) that the
+extraction config names. The pose job then calibrates the package's keypoint scores
+(jobs.calibrate_pose) unless told not to. On a cluster it is an ordinary Ray job;
 ``--entrypoint-num-gpus 1`` puts it on a node with a GPU:
 
   ray job submit --working-dir . --entrypoint-num-gpus 1 -- \\
@@ -19,7 +22,8 @@ from pathlib import Path
 
 from mmengine.config import Config, DictAction
 
-from model.perception.training import CocoDataError, train_and_package
+from model.perception.calibration import calibrate_package
+from model.perception.training import CocoDataError, lineage_of, train_and_package
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class PerceptionJob:
     config: str               # default config
     package: str              # default package folder
     classes_key: str | None   # config key with the class names the COCO files must have
+    calibrates: bool = False  # fit the keypoint score calibration into the package afterwards
 
 
 def parse_args(job: PerceptionJob, argv: list[str] | None) -> argparse.Namespace:
@@ -48,6 +53,17 @@ def parse_args(job: PerceptionJob, argv: list[str] | None) -> argparse.Namespace
     parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
                         help="overrides of the config, key=value (e.g. "
                              "train_dataloader.batch_size=4)")
+    parser.add_argument("--resume-from", type=Path, default=None, metavar="PACKAGE",
+                        help="start from this package's weights (its schedule runs again from "
+                             "the warm-up; the package's metrics.json then lists every run); "
+                             "may be --package itself")
+    if job.calibrates:
+        parser.add_argument("--no-calibration", action="store_true",
+                            help="skip the keypoint score calibration (jobs.calibrate_pose) "
+                                 "of the new package")
+        parser.add_argument("--calibration-table", type=Path, default=None,
+                            help="annotation feature table whose missing-joint rate the "
+                                 "calibration reproduces (default: <data>/features)")
     return parser.parse_args(argv)
 
 
@@ -70,11 +86,20 @@ def run(job: PerceptionJob, argv: list[str] | None = None) -> int:
     work_dir = args.work_dir or Path("outputs") / job.name
     classes = tuple(cfg[job.classes_key]) if job.classes_key else ("person",)
     try:
+        lineage = lineage_of(args.resume_from) if args.resume_from else []
+        if args.resume_from:
+            cfg.load_from = str(args.resume_from.resolve() / "weights.pth")
         metrics = train_and_package(cfg, args.data.resolve(), work_dir.resolve(),
-                                    args.package, classes)
+                                    args.package, classes, lineage)
     except CocoDataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(json.dumps(metrics["val"], indent=1))
+    if job.calibrates and not args.no_calibration:
+        table = args.calibration_table or args.data / "features"
+        facts = calibrate_package(args.package, args.data, "coco/keypoints_val.json", 0.1, table)
+        print(f"keypoint scores calibrated: {facts['marked_missing_fraction']:.3f} of the "
+              f"validation joints marked missing (the annotations: "
+              f"{facts['annotation_missing_fraction']:.3f})")
     print(f"package: {args.package}")
     return 0

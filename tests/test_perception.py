@@ -140,13 +140,27 @@ def test_detector_training_writes_a_package_the_extraction_actor_loads(rendered,
 
 
 @pytest.mark.slow
-def test_pose_training_writes_a_package_the_extraction_actor_loads(rendered, tmp_path):
+def test_pose_training_writes_a_package_the_extraction_actor_loads(rendered, workcell_table,
+                                                                   tmp_path):
     package = tmp_path / "pose"
     assert run(POSE_JOB, ["--data", str(rendered), "--max-iters", "2", "--package",
                           str(package), "--work-dir", str(tmp_path / "work"),
+                          "--no-calibration",
                           "--cfg-options", "train_dataloader.batch_size=4"]) == 0
     metrics = json.loads((package / "metrics.json").read_text())
     assert metrics["iterations"] == 2 and {"PCK", "coco/AP"} <= set(metrics["val"])
+    assert not (package / CALIBRATION_FILE).exists()
+    # A continuation from the package into itself: both runs listed, the scores calibrated.
+    assert run(POSE_JOB, ["--data", str(rendered), "--max-iters", "3", "--package",
+                          str(package), "--work-dir", str(tmp_path / "work2"),
+                          "--resume-from", str(package),
+                          "--calibration-table", str(workcell_table),
+                          "--cfg-options", "train_dataloader.batch_size=4"]) == 0
+    metrics = json.loads((package / "metrics.json").read_text())
+    assert [r["iterations"] for r in metrics["lineage"]] == [2, 3]
+    assert metrics["total_iterations"] == 5
+    assert metrics["lineage"][1]["started_from"].endswith("pose/weights.pth")
+    assert (package / CALIBRATION_FILE).is_file()
     estimator = PoseEstimator(_package_choice("pose", package))
     assert estimator.backend == "onnx"
     [(keypoints, scores)] = estimator([_frame(rendered)],

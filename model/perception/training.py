@@ -109,9 +109,23 @@ def write_package(work_dir: Path, package: Path, cfg: Config, metrics: dict,
     return package
 
 
+def lineage_of(package: Path) -> list[dict]:
+    """The runs that made a package's weights, oldest first (a package written before runs
+    were listed counts as one run)."""
+    path = package / PACKAGE_METRICS
+    if not path.is_file() or not (package / PACKAGE_WEIGHTS).is_file():
+        raise CocoDataError(f"{package}: not a model package (no {PACKAGE_METRICS} and "
+                            f"{PACKAGE_WEIGHTS}) to resume from")
+    doc = json.loads(path.read_text())
+    return doc.get("lineage") or [{k: doc.get(k) for k in ("iterations", "train_seconds",
+                                                           "device", "val")}]
+
+
 def train_and_package(cfg: Config, data_root: Path, work_dir: Path, package: Path,
-                      classes: tuple[str, ...] | None = None) -> dict:
-    """Train ``cfg`` on ``data_root``'s COCO files in ``work_dir``, validate, write ``package``;
+                      classes: tuple[str, ...] | None = None,
+                      lineage: list[dict] | None = None) -> dict:
+    """Train ``cfg`` on ``data_root``'s COCO files in ``work_dir`` (from ``cfg.load_from``'s
+    weights when set: a continuation of the runs in ``lineage``), validate, write ``package``;
     return the package's metrics document."""
     files = point_at_dataset(cfg, data_root)
     if classes is not None:
@@ -127,9 +141,15 @@ def train_and_package(cfg: Config, data_root: Path, work_dir: Path, package: Pat
     if (data_root / "dataset.json").is_file():
         generator = {k: v for k, v in json.loads((data_root / "dataset.json").read_text())
                      .get("generator", {}).items() if k != "config"}
-    extra = {"iterations": cfg.train_cfg.max_iters, "train_seconds": round(train_seconds, 1),
-             "device": str(next(runner.model.parameters()).device), "data": str(data_root),
-             "generator": generator, "annotation_files": [str(p) for p in files]}
+    run = {"iterations": cfg.train_cfg.max_iters, "train_seconds": round(train_seconds, 1),
+           "device": str(next(runner.model.parameters()).device),
+           "started_from": cfg.get("load_from") or "scratch",
+           "val": {k: float(v) for k, v in metrics.items()}}
+    runs = [*(lineage or []), run]
+    extra = {**{k: run[k] for k in ("iterations", "train_seconds", "device")},
+             "total_iterations": sum(r["iterations"] or 0 for r in runs), "lineage": runs,
+             "data": str(data_root), "generator": generator,
+             "annotation_files": [str(p) for p in files]}
     write_package(work_dir, package, cfg, metrics, extra)
     return json.loads((package / PACKAGE_METRICS).read_text())
 
