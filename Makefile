@@ -32,7 +32,7 @@ demo: env
 	$(PY) -m jobs.evaluate --package $(OUT)/package --table $(DATA)/features \
 		--out $(OUT)/eval --frozen-test-set benchmarks/workcell_test_set.json
 	$(PY) -m jobs.infer --video $(DATA)/videos/$(DEMO_VIDEO).mp4 --package $(OUT)/package \
-		--out $(OUT)/infer
+		--annotation $(DATA)/annotations/$(DEMO_VIDEO).json --out $(OUT)/infer
 
 test: env
 	$(PY) -m pytest

@@ -12,6 +12,10 @@ scores of sliding windows. Writes to --out:
   annotated.mp4    boxes, skeletons, track ids and each person's current action
   features/        the video's feature table (the recognizer's input)
 
+With --annotation (the video's annotation document), the rows are labelled from it and the
+timeline document gets ``operator``: the fraction of labelled frames on which the annotated
+operator's tracked person is named with the right action (model/evaluation/operator.py).
+
 Example (the shipped models; a rendered test video that training never saw):
   python -m jobs.infer --video data/workcell/videos/op01_seq000.mp4 \\
       --package trained_models/workcell --out outputs/infer/op01_seq000
@@ -27,7 +31,9 @@ from pathlib import Path
 from mmengine.config import DictAction
 from tqdm import tqdm
 
+from model.datasets.annotation import DatasetSpec, load_annotation
 from model.datasets.feature_table import write_split_file
+from model.evaluation.operator import operator_frame_accuracy
 from model.frame_path.chain import FramePath, FramePathSettings, load_config
 from model.frame_path.models import MissingCheckpointError
 from model.frame_path.video import VideoError, probe_video
@@ -44,18 +50,23 @@ def infer(video: Path, package: Path, out: Path, *, extraction_config: str,
           cfg_options: dict | None = None, online: bool = False, window_s: float = 1.5,
           stride_s: float = 0.25, min_track_s: float = 0.5, batch_size: int = 32,
           keypoint_thr: float = 0.3, threads: int | None = None,
-          progress: bool = True) -> dict:
+          annotation: Path | None = None, progress: bool = True) -> dict:
     """Run the chain on ``video`` (see the module doc); returns the timeline document.
-    ``threads``: intra-op threads of the models (default: one per core)."""
+    ``threads``: intra-op threads of the models (default: one per core); ``annotation``: the
+    video's annotation document, to score the operator's timeline against."""
     info = probe_video(video)
     video_id = video.stem
     actions, objects = package_classes(package)
-    settings = FramePathSettings.from_config(load_config(extraction_config, cfg_options),
-                                             tuple(objects))
+    config = load_config(extraction_config, cfg_options)
+    settings = FramePathSettings.from_config(config, tuple(objects))
+    spec = DatasetSpec(video_id, tuple(actions), tuple(objects))
+    labels = {} if annotation is None else {
+        "doc": load_annotation(annotation, spec), "spec": spec,
+        "min_iou": float(config.subject.min_iou)}
     with tqdm(total=info.num_frames, unit="frame", desc="frame path",
               disable=not progress) as bar:
         rows = FramePath(settings, threads or os.cpu_count() or 1).video(
-            video, video_id, info, progress=bar.update)
+            video, video_id, info, progress=bar.update, **labels)
     source = {"kind": "extraction", "random_weights": False, **settings.models()}
     write_split_file(out / "features", _SPLIT, f"{video_id}.parquet",
                      rows.arrays.to_table(actions, objects, source))
@@ -64,6 +75,9 @@ def infer(video: Path, package: Path, out: Path, *, extraction_config: str,
                               stride_s=stride_s, min_track_s=min_track_s,
                               batch_size=batch_size),
            "models": {**settings.models(), "recognizer": str(package)}}
+    if annotation is not None:
+        doc["operator"] = {"annotation": str(annotation),
+                           **operator_frame_accuracy(rows.arrays, doc["persons"], actions)}
     frames = write_annotated_video(video, rows.arrays, doc["persons"], objects,
                                    out / "annotated.mp4", keypoint_thr)
     doc["annotated_video"] = {"file": str(out / "annotated.mp4"), "frames": frames}
@@ -76,6 +90,12 @@ def timeline_markdown(doc: dict) -> str:
              f"{doc['frames']} frames at {doc['fps']:g} fps; detector "
              f"{doc['models']['detector']['model']}, pose {doc['models']['pose']['model']}, "
              f"recognizer {doc['package']} ({doc['method']}).", ""]
+    if "operator" in doc:
+        op = doc["operator"]
+        accuracy = "n/a" if op["frame_accuracy"] is None else f"{op['frame_accuracy']:.3f}"
+        lines += [f"Against {op['annotation']}: the operator's action is named right on "
+                  f"{accuracy} of {op['labelled_frames']} labelled frames (the operator "
+                  f"tracked on {op['frames_with_operator_tracked']}).", ""]
     if not doc["persons"]:
         lines.append("No person was tracked.")
     for person in doc["persons"]:
@@ -113,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keypoints below this score are not drawn")
     p.add_argument("--threads", type=int,
                    help="intra-op threads of the models (default: one per core)")
+    p.add_argument("--annotation", type=Path,
+                   help="the video's annotation document: score the operator's timeline "
+                        "against it")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -124,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                     cfg_options=args.cfg_options, online=args.online, window_s=args.window_s,
                     stride_s=args.stride_s, min_track_s=args.min_track_s,
                     keypoint_thr=args.keypoint_thr, threads=args.threads,
-                    progress=not args.no_progress)
+                    annotation=args.annotation, progress=not args.no_progress)
     except (VideoError, MissingCheckpointError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -202,9 +202,14 @@ def test_infer_writes_the_timeline_and_the_annotated_video_of_a_test_clip(render
     truth = json.loads((rendered / "annotations" / f"{clip}.json").read_text())
     out = tmp_path / "infer"
     assert infer.main(["--video", str(rendered / "videos" / f"{clip}.mp4"), "--out", str(out),
+                       "--annotation", str(rendered / "annotations" / f"{clip}.json"),
                        "--no-progress"]) == 0
     doc = json.loads((out / "timeline.json").read_text())
     assert doc["frames"] == truth["video"]["frame_count"]
+    # A clip is labelled in every frame; the operator is tracked on most of them.
+    assert doc["operator"]["labelled_frames"] == doc["frames"]
+    assert doc["operator"]["frames_with_operator_tracked"] > 0.8 * doc["frames"]
+    assert 0 <= doc["operator"]["frame_accuracy"] <= 1
     assert doc["annotated_video"]["frames"] == doc["frames"]
     assert doc["models"]["detector"]["model"] == "workcell-rtmdet-nano"
     operator = max(doc["persons"], key=lambda p: p["frames_seen"])
