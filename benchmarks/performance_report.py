@@ -246,6 +246,19 @@ def decomposition_lines(e: dict, dec: dict, names: list[str]) -> list[str]:
               "| --- | ---: | ---: | ---: | ---: |"]
     lines += [f"| {c} | {_f(dec['object_recall'][c])} | {_f(dec['object_precision'][c])} | "
               f"{dec['annotated'][c]} | {dec['extracted'][c]} |" for c in dec["object_recall"]]
+    m = dec.get("mismatches")
+    if m:
+        w, h = m["subject_box_size_ratio_wh"] or (None, None)
+        cx, cy = m["subject_box_centre_shift_wh"] or (None, None)
+        lines += ["", "Systematic mismatches between the tables (matched subject frames): "
+                  f"the extracted joints sit closest to the annotated ones at frame offset "
+                  f"{m['closest_frame_offset']} (median error by offset: " + ", ".join(
+                      f"{d}: {v:.3f}" for d, v in m["keypoint_error_by_frame_offset"].items())
+                  + f"); left/right pairs swapped: {_f(m['left_right_swapped_fraction'])}; "
+                  f"extracted subject box / annotated: width {_f(w)}, height {_f(h)}, centre "
+                  f"shift {_f(cx)}, {_f(cy)} of the box size; mean score of present joints: "
+                  f"annotated {_f(m['mean_joint_score']['annotated'])}, extracted "
+                  f"{_f(m['mean_joint_score']['extracted'])}."]
     return lines
 
 

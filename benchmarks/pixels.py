@@ -51,6 +51,7 @@ from model.datasets.frame_rows import FrameArrays
 from model.datasets.video_manifest import videos_in_folder
 from model.evaluation.decomposition import (
     KeypointErrors,
+    Mismatches,
     ObjectCounts,
     SubjectMatch,
     check_aligned,
@@ -170,8 +171,8 @@ def decompose(annotations: Path, extracted: Path, video_ids: list[str], out: Pat
     """The four tables of the decomposition (each stream from either table, the same frames
     and labels) and what the extracted rows get right against the annotated ones."""
     annotated, found = _video_rows(annotations, video_ids), _video_rows(extracted, video_ids)
-    subject, objects, keypoints = SubjectMatch(), ObjectCounts(spec.object_classes), \
-        KeypointErrors(PCK_THR)
+    subject, objects, keypoints, mismatches = SubjectMatch(), \
+        ObjectCounts(spec.object_classes), KeypointErrors(PCK_THR), Mismatches()
     tables = {row: out / row for row in ROWS}
     for video in tqdm(video_ids, desc="decomposition", unit="video"):
         source = {"annotation": annotated[video], "extracted": found[video]}
@@ -179,6 +180,7 @@ def decompose(annotations: Path, extracted: Path, video_ids: list[str], out: Pat
         subject.add(source["annotation"], source["extracted"])
         objects.add(source["annotation"], source["extracted"])
         keypoints.add(source["annotation"], source["extracted"], subject.matched_frames[video])
+        mismatches.add(source["annotation"], source["extracted"], subject.matched_frames[video])
         for row, (pose, objs) in ROWS.items():
             rows = mix_streams(source[pose], source[objs])
             write_split_file(tables[row], "test", f"{video}.parquet", rows.to_table(
@@ -186,7 +188,8 @@ def decompose(annotations: Path, extracted: Path, video_ids: list[str], out: Pat
                 {"kind": "decomposition", "pose": pose, "objects": objs}))
     facts = {"subject_match": subject.summary()["fraction"],
              "subject": subject.summary(), **objects.summary(),
-             "keypoints": keypoints.summary(_coco17_joints())}
+             "keypoints": keypoints.summary(_coco17_joints()),
+             "mismatches": mismatches.summary()}
     return tables, facts
 
 

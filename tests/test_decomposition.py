@@ -146,3 +146,32 @@ def test_rows_without_a_subject_for_a_segment_break_the_contract():
     rows.subject_track_id[:] = -1
     issues = validate_annotation(arrays_to_annotation(rows, SPEC, "v1.mp4"), "x", SPEC)
     assert issues and "person_track_id" in issues[0].message
+
+
+def test_systematic_mismatches_show_offset_swap_and_box_extent():
+    """Extracted rows that are the annotated ones one frame late, with the wrists swapped and
+    the box 20 % wider: the offset, the swap and the box ratio are found."""
+    from model.evaluation.decomposition import Mismatches
+
+    annotated, extracted = _rows(num_frames=8, persons=1), _rows(num_frames=8, persons=1)
+    # Left joints (odd COCO indices) at x = 150, right ones at x = 250; the body moves 3 px
+    # to the right every frame.
+    base = np.array([[150.0 if j % 2 else 250.0, 50.0 + 10 * j] for j in range(17)])
+    path = base[None] + np.arange(8)[:, None, None] * np.array([3.0, 0.0])
+    for t in range(8):
+        _person(annotated, t, 0, 1, [100, 50, 200, 250])
+        _person(extracted, t, 0, 1, [90, 50, 210, 250])
+        annotated.keypoints[t, 0] = path[t]
+        extracted.keypoints[t, 0] = path[max(t - 1, 0)]
+        extracted.keypoints[t, 0, [9, 10]] = path[max(t - 1, 0), [10, 9]]
+    annotated.subject_track_id[:] = extracted.subject_track_id[:] = 1
+    annotated.keypoint_scores[:] = 1.0
+    extracted.keypoint_scores[:] = 0.5
+    found = Mismatches()
+    found.add(annotated, extracted, np.ones(8, bool))
+    s = found.summary()
+    assert s["closest_frame_offset"] == -1
+    assert s["left_right_swapped_fraction"] == pytest.approx(1 / 8)   # one pair of eight
+    assert s["subject_box_size_ratio_wh"] == pytest.approx([1.2, 1.0])
+    assert s["subject_box_centre_shift_wh"] == pytest.approx([0.0, 0.0])
+    assert s["mean_joint_score"] == {"annotated": 1.0, "extracted": 0.5}

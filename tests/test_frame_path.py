@@ -19,7 +19,12 @@ from actors.frame_stages import decode_shard
 from model.datasets.annotation import DatasetSpec, load_annotation, validate_annotation
 from model.datasets.frame_rows import FrameArrays, annotation_to_arrays, arrays_to_annotation
 from model.datasets.video_manifest import ManifestError, read_manifest, videos_in_folder
-from model.evaluation.decomposition import KeypointErrors, SubjectMatch, check_aligned
+from model.evaluation.decomposition import (
+    KeypointErrors,
+    Mismatches,
+    SubjectMatch,
+    check_aligned,
+)
 from model.frame_path.boxes import box_iou, keypoint_boxes, paired_iou
 from model.frame_path.chain import FramePath, FramePathSettings, load_config
 from model.frame_path.detections import DROPPED, PERSON, class_targets, select_detections
@@ -547,3 +552,9 @@ def test_an_extracted_clip_keeps_the_annotation_contract(rendered, shipped):
     errors.add(annotated, extracted, match.matched_frames[video.stem])
     summary = errors.summary(tuple(str(j) for j in range(17)))
     assert match.summary()["fraction"] >= 0.8 and summary["median_error"] <= 0.1
+    # No systematic mismatch: no frame offset, no left/right swap.
+    mismatches = Mismatches()
+    mismatches.add(annotated, extracted, match.matched_frames[video.stem])
+    found = mismatches.summary()
+    assert found["closest_frame_offset"] == 0
+    assert found["left_right_swapped_fraction"] < 0.1

@@ -179,3 +179,72 @@ class KeypointErrors:
                 "missing_in_extracted": (self.missing_extracted / self.present_annotated
                                          if self.present_annotated else None),
                 "pck_per_joint": per_joint}
+
+
+# COCO-17 left/right joint pairs (eyes, ears, shoulders, elbows, wrists, hips, knees, ankles).
+LEFT_RIGHT = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
+
+
+@dataclass
+class Mismatches:
+    """Systematic differences between the tables on matched subject frames, as opposed to
+    noise: the frame offset at which the extracted joints sit closest to the annotated ones
+    (a decode or stride offset shows here), how often a joint sits closer to the annotated
+    joint of the other side (a keypoint order mismatch), the extracted subject box's size
+    and centre against the annotated one (box extent), and the mean score of present joints
+    in each table (score scale)."""
+
+    max_offset: int = 2
+    offset_errors: dict[int, list[float]] = field(default_factory=dict)
+    swapped: list[bool] = field(default_factory=list)
+    box_ratio: list[np.ndarray] = field(default_factory=list)
+    centre_shift: list[np.ndarray] = field(default_factory=list)
+    scores: dict[str, list[float]] = field(default_factory=lambda: {"annotated": [],
+                                                                    "extracted": []})
+
+    def add(self, annotated: FrameArrays, extracted: FrameArrays, matched: np.ndarray) -> None:
+        frames = np.flatnonzero(matched)
+        for t in frames:
+            a, e = _subject_slot(annotated, t), _subject_slot(extracted, t)
+            a_box, e_box = annotated.person_boxes[t, a], extracted.person_boxes[t, e]
+            size = np.maximum(a_box[2:] - a_box[:2], 1e-6)
+            self.box_ratio.append((e_box[2:] - e_box[:2]) / size)
+            self.centre_shift.append(((e_box[:2] + e_box[2:]) - (a_box[:2] + a_box[2:]))
+                                     / 2 / size)
+            a_seen = annotated.keypoint_scores[t, a] > 0
+            e_seen = extracted.keypoint_scores[t, e] > 0
+            self.scores["annotated"] += annotated.keypoint_scores[t, a][a_seen].tolist()
+            self.scores["extracted"] += extracted.keypoint_scores[t, e][e_seen].tolist()
+            kp_e, kp_a = extracted.keypoints[t, e], annotated.keypoints[t, a]
+            for left, right in LEFT_RIGHT:
+                if a_seen[left] and a_seen[right] and e_seen[left] and e_seen[right]:
+                    same = np.linalg.norm(kp_e[[left, right]] - kp_a[[left, right]], axis=1)
+                    other = np.linalg.norm(kp_e[[left, right]] - kp_a[[right, left]], axis=1)
+                    self.swapped.append(bool(other.sum() < same.sum()))
+            for d in range(-self.max_offset, self.max_offset + 1):
+                u = t + d
+                if not 0 <= u < annotated.num_frames:
+                    continue
+                b = _subject_slot(annotated, u)
+                if b is None:
+                    continue
+                both = e_seen & (annotated.keypoint_scores[u, b] > 0)
+                if both.any():
+                    error = np.linalg.norm(kp_e[both] - annotated.keypoints[u, b][both], axis=1)
+                    self.offset_errors.setdefault(d, []).append(float(np.median(error)
+                                                                      / size.max()))
+
+    def summary(self) -> dict:
+        def median(values):
+            return np.median(np.stack(values), 0).tolist() if values else None
+
+        by_offset = {d: float(np.median(v)) for d, v in sorted(self.offset_errors.items())}
+        return {"keypoint_error_by_frame_offset": by_offset,
+                "closest_frame_offset": min(by_offset, key=by_offset.get) if by_offset
+                else None,
+                "left_right_swapped_fraction": (float(np.mean(self.swapped))
+                                                if self.swapped else None),
+                "subject_box_size_ratio_wh": median(self.box_ratio),
+                "subject_box_centre_shift_wh": median(self.centre_shift),
+                "mean_joint_score": {k: float(np.mean(v)) if v else None
+                                     for k, v in self.scores.items()}}
