@@ -241,7 +241,10 @@ def decomposition_lines(e: dict, dec: dict, names: list[str]) -> list[str]:
               "extraction. Per joint PCK: " + ", ".join(
                   f"{j} {_f(v)}" for j, v in k["pck_per_joint"].items()) + ".", "",
               f"Objects that reach the features (tracked), frame level, matched one-to-one "
-              f"by IoU >= {dec['min_iou']} against the annotated tracked objects:", "",
+              f"by IoU >= {dec['min_iou']} against the annotated tracked objects (object "
+              f"tracks per video: annotated "
+              f"{_f(dec['object_tracks_per_video']['annotated'])}, extracted "
+              f"{_f(dec['object_tracks_per_video']['extracted'])}):", "",
               "| class | recall | precision | annotated | extracted |",
               "| --- | ---: | ---: | ---: | ---: |"]
     lines += [f"| {c} | {_f(dec['object_recall'][c])} | {_f(dec['object_precision'][c])} | "

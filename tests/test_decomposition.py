@@ -99,6 +99,7 @@ def test_objects_are_counted_per_class_one_to_one_and_untracked_ones_are_no_trut
     assert s["object_precision"] == {"part": 0.5, "wrench": 0.0}
     assert s["annotated"] == {"part": 2, "wrench": 0} and s["extracted"] == {"part": 2,
                                                                              "wrench": 1}
+    assert s["object_tracks_per_video"] == {"annotated": 2, "extracted": 3}
 
 
 def test_keypoint_errors_are_in_box_units_over_joints_present_in_both():

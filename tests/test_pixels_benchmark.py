@@ -38,7 +38,8 @@ def test_the_decomposition_table_names_each_rows_sources_and_the_baseline():
                          "joints_compared": 100, "missing_in_extracted": 0.1,
                          "pck_per_joint": {"left_wrist": 0.7, "nose": None}},
            "min_iou": 0.5, "object_recall": {"part": 0.5}, "object_precision": {"part": None},
-           "annotated": {"part": 4}, "extracted": {"part": 0}}
+           "annotated": {"part": 4}, "extracted": {"part": 0},
+           "object_tracks_per_video": {"annotated": 2.0, "extracted": 5.5}}
     e = {"majority_class": "idle", "majority_top1": 0.1, "majority_macro_f1": 0.02}
     text = "\n".join(decomposition_lines(e, dec, ["a", "b"]))
     assert "| extracted | annotation | 0.500 | 0.400 | 0.700 | 0.600 |" in text

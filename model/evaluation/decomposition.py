@@ -114,8 +114,12 @@ class ObjectCounts:
         k = len(self.classes)
         self.true_positives, self.annotated, self.extracted = (np.zeros(k, np.int64)
                                                                for _ in range(3))
+        self.tracks: dict[str, list[int]] = {"annotated": [], "extracted": []}
 
     def add(self, truth: FrameArrays, found: FrameArrays) -> None:
+        for name, rows in (("annotated", truth), ("extracted", found)):
+            ids = rows.object_track_ids
+            self.tracks[name].append(len(np.unique(ids[ids >= 0])))
         for t in range(truth.num_frames):
             a_slots = np.arange(truth.num_objects[t])
             a_slots = a_slots[truth.object_track_ids[t, a_slots] >= 0]
@@ -139,7 +143,9 @@ class ObjectCounts:
                 "object_recall": ratio(self.true_positives, self.annotated),
                 "object_precision": ratio(self.true_positives, self.extracted),
                 "annotated": dict(zip(self.classes, self.annotated.tolist(), strict=True)),
-                "extracted": dict(zip(self.classes, self.extracted.tolist(), strict=True))}
+                "extracted": dict(zip(self.classes, self.extracted.tolist(), strict=True)),
+                "object_tracks_per_video": {k: float(np.mean(v)) if v else None
+                                            for k, v in self.tracks.items()}}
 
 
 @dataclass
