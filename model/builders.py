@@ -25,12 +25,18 @@ from model.datasets.feature_table import read_info
 
 def load_config(path: str | Path, table: str | Path | None = None,
                 options: dict | None = None) -> Config:
-    """Read a config, point it at a feature table and apply ``key.path=value`` overrides."""
+    """Read a config, point it at a feature table and apply ``key.path=value`` overrides.
+    The paths it names (extra tables, ``load_from``) are made absolute here, relative to the
+    working directory of the caller: Ray Train workers and Tune trials run elsewhere."""
     cfg = Config.fromfile(str(path))
     if table is not None:
         cfg.feature_table = str(table)
     if options:
         cfg.merge_from_dict(options)
+    if cfg.get("dataset", {}).get("extra_tables"):
+        cfg.dataset.extra_tables = [str(Path(t).resolve()) for t in cfg.dataset.extra_tables]
+    if cfg.get("load_from"):
+        cfg.load_from = str(Path(cfg.load_from).resolve())
     return cfg
 
 

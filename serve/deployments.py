@@ -79,11 +79,13 @@ class PoseEstimator:
     @serve.batch
     async def estimate(self, items: list[tuple[np.ndarray, np.ndarray]]
                        ) -> list[tuple[np.ndarray, np.ndarray, float]]:
-        """(decoded frame, person boxes (P, 4)) -> keypoints and their scores per person; the
-        persons of every frame of the batch go through the network together."""
+        """(decoded frame, person boxes (P, 4)) -> keypoints and their scores per person, in
+        the table's terms (``PoseStage``'s calibration); the persons of every frame of the
+        batch go through the network together."""
         started = time.perf_counter()
         poses = self.stage.estimator([frame for frame, _ in items],
                                      [boxes for _, boxes in items])
+        poses = [self.stage.scoring(keypoints, scores) for keypoints, scores in poses]
         took = _ms(started)
         return [(keypoints, scores, took) for keypoints, scores in poses]
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.optim import OptimWrapper
+from mmengine.runner import load_checkpoint
 
 from model.builders import build_dataset, build_model, load_config
 from model.transforms.objects import NUM_OBJECT_FEATURES, NUM_TRACK_FEATURES
@@ -83,3 +84,19 @@ def test_missing_stream_input_is_named(workcell_table):
 def _preprocessed(model, batch):
     data = model.data_preprocessor(batch, training=True)
     return data["inputs"], data["data_samples"]
+
+
+def test_the_finetune_config_starts_from_the_shipped_recognizer(workcell_table, tmp_path):
+    """The perception fine-tune names its extracted table and the shipped weights by paths
+    relative to the repository; load_config hands them on absolute (training workers run in
+    other directories), and the weights fit the model it builds."""
+    cfg = load_config("model/configs/workcell_finetune/fusion_xattn_stgcnpp_perception.py",
+                      table=workcell_table)
+    assert cfg.load_from == str(Path("trained_models/workcell/weights.pth").resolve())
+    assert cfg.dataset.extra_tables == [str(Path("data/workcell/extracted-train-val").resolve())]
+    model = build_model(cfg)
+    load_checkpoint(model, cfg.load_from, map_location="cpu", strict=True)
+    cfg.dataset.extra_tables = [str(workcell_table)]
+    windows = len(build_dataset(cfg, "train", "train_pipeline"))
+    cfg.dataset.extra_tables = []
+    assert windows == 2 * len(build_dataset(cfg, "train", "train_pipeline"))

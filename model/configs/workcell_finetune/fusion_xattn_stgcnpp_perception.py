@@ -4,9 +4,10 @@
 # with the shipped detector and pose model (jobs.extract --config
 # model/configs/extraction/workcell.py --splits train val). The epoch is chosen on the
 # validation windows of both tables; the test split is never read here.
-#   python -m jobs.train --config model/configs/workcell/fusion_xattn_stgcnpp_perception.py \
+#   python -m jobs.train \
+#       --config model/configs/workcell_finetune/fusion_xattn_stgcnpp_perception.py \
 #       --table data/workcell/features --work-dir outputs/perception
-_base_ = './fusion_xattn_stgcnpp.py'
+_base_ = '../workcell/fusion_xattn_stgcnpp.py'
 
 extracted_table = 'data/workcell/extracted-train-val'
 dataset = dict(extra_tables=(extracted_table, ))
