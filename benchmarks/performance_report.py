@@ -301,6 +301,10 @@ def pixels_section() -> list[str]:
                   f"{e['extraction_frames']} frames at {e['extraction_frames_per_s']:.1f} "
                   "frames/s (Ray Data pipeline, 2 actors; resumable: a rerun reuses the table "
                   "and reports the rate of the videos it extracted)."]
+        lines += ["", "Recognizers: " + "; ".join(
+            f"{name} `{package}`" for name, package in pixels["recognizers"].items()) +
+            " (the perception fine-tune: [training manual §10](training.md#10-a-recognizer-"
+            "for-features-from-pixels))."]
         lines += decomposition_lines(e, pixels["decomposition"], list(pixels["recognizers"]))
     lines += ["", "Detector AP@0.5 per class: " + ", ".join(
         f"{k} {v:.3f}" for k, v in d["per_class_ap50"].items()), "",

@@ -198,7 +198,6 @@ def train_majority(recognizer: Path, table: Path) -> int:
     baseline may know the training labels, never the test labels)."""
     cfg = load_recognizer_config(str(recognizer / "config.py"))
     cfg.feature_table = str(table)
-    cfg.dataset.pop("extra_tables", None)
     return int(np.bincount(dataset_labels(build_dataset(cfg, "train", "val_pipeline"))).argmax())
 
 
@@ -309,13 +308,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="its annotation feature table (default: <data>/features)")
     p.add_argument("--detector", type=Path, default=Path("trained_models/detector"))
     p.add_argument("--pose", type=Path, default=Path("trained_models/pose"))
-    p.add_argument("--recognizer", type=Path, default=Path("trained_models/workcell"),
-                   help="the shipped recognizer (the end-to-end figures are its)")
+    p.add_argument("--recognizer", type=Path, default=Path("trained_models/workcell_pixels"),
+                   help="the shipped recognizer of raw video (the end-to-end figures are its; "
+                        "default: %(default)s, fine-tuned on extracted features)")
     p.add_argument("--compare", type=_named_package, action="append", default=None,
                    metavar="NAME=PACKAGE",
                    help="more recognizers scored on the same tables, side by side "
-                        "(default: annotations=trained_models/workcell_annotations, the "
-                        "recognizer trained on annotation features only)")
+                        "(default: annotation_trained=trained_models/workcell, the recognizer "
+                        "trained on annotation features only)")
     p.add_argument("--extraction-config", default="model/configs/extraction/workcell.py")
     p.add_argument("--extracted", type=Path, default=None,
                    help="feature table of the extracted test clips (default: "
@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
                    "pose": pose_figures(args.pose, data, work)}
         if not args.skip_end_to_end:
             compare = dict(args.compare or [
-                ("annotations", Path("trained_models/workcell_annotations"))])
+                ("annotation_trained", Path("trained_models/workcell"))])
             results.update(end_to_end_figures(
                 {"shipped": args.recognizer, **compare}, data, args.table or data / "features",
                 args.extraction_config, args.extracted or data / "extracted-test-clips",

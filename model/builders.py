@@ -52,16 +52,18 @@ def check_classes(cfg: Config) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return info.action_classes, info.object_classes
 
 
-def build_dataset(cfg: Config, split: str, pipeline: str, **overrides) -> Dataset:
-    """The ``FeatureTableDataset`` of ``split`` with ``cfg.<pipeline>`` (e.g. test_pipeline)."""
+def build_dataset(cfg: Config, split: str, pipeline: str, extra_tables: bool = False,
+                  **overrides) -> Dataset:
+    """The ``FeatureTableDataset`` of ``split`` with ``cfg.<pipeline>`` (e.g. test_pipeline).
+    ``extra_tables``: add the windows of the config's ``dataset.extra_tables`` (the training
+    loop's train and validation sets); otherwise the dataset is of the one table the caller
+    names (evaluation, the timeline head's step features, baselines)."""
     from mmaction.registry import DATASETS
 
     ds_cfg = copy.deepcopy(cfg.dataset)
     ds_cfg.update(ann_file=cfg.feature_table, split=split, pipeline=cfg[pipeline],
                   test_mode=pipeline != "train_pipeline", **overrides)
-    if split == "test":
-        # Extra training tables (dataset.extra_tables) are for training and model choice;
-        # a test is of the one table the caller names.
+    if not extra_tables or split == "test":
         ds_cfg.pop("extra_tables", None)
     with DefaultScope.overwrite_default_scope("mmaction"):
         return DATASETS.build(ds_cfg)

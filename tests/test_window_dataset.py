@@ -58,8 +58,9 @@ def test_samples_hold_only_the_configured_streams(workcell_table):
 
 def test_extra_tables_add_their_windows_of_the_same_split(workcell_table, tmp_path):
     """A second table of the same classes (here: the val split's rows filed as train) adds
-    its windows; one without the split adds none; other classes are refused; the test split
-    of a config never takes them (builders.build_dataset)."""
+    its windows; one without the split adds none; other classes are refused; a config's
+    extra tables join only the training loop's train and validation sets, never a test and
+    never a dataset built for one named table (evaluation, step features)."""
     from model.builders import build_dataset, load_config
     from model.datasets.feature_table import read_feature_table, write_split_file
 
@@ -76,5 +77,7 @@ def test_extra_tables_add_their_windows_of_the_same_split(workcell_table, tmp_pa
     cfg = load_config("model/configs/workcell/fusion_xattn_stgcnpp.py")
     cfg.feature_table = str(workcell_table)
     cfg.dataset.extra_tables = [str(tmp_path / "more")]
-    assert len(build_dataset(cfg, "test", "test_pipeline")) == len(
+    assert len(build_dataset(cfg, "test", "test_pipeline", extra_tables=True)) == len(
         FeatureTableDataset(str(workcell_table), pipeline=[], split="test"))
+    assert len(build_dataset(cfg, "train", "train_pipeline", extra_tables=True)) == len(both)
+    assert len(build_dataset(cfg, "train", "val_pipeline")) == len(plain)

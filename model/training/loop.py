@@ -156,8 +156,8 @@ def train_loop_per_worker(config: dict) -> None:
         raise ValueError(f"train_cfg.selection must be one of {SELECTIONS}, got {selection!r}")
     patience = cfg.train_cfg.early_stop_patience if selection == "best_val" else None
 
-    train_set = build_dataset(cfg, "train", "train_pipeline")
-    val_set = build_dataset(cfg, "val", "val_pipeline")
+    train_set = build_dataset(cfg, "train", "train_pipeline", extra_tables=True)
+    val_set = build_dataset(cfg, "val", "val_pipeline", extra_tables=True)
     weights = class_weights(dataset_labels(train_set), cfg.num_classes,
                             cfg.train_cfg.class_balance_power)
     model = build_model(cfg, weights).to(device)
