@@ -15,13 +15,15 @@ and here the decoder settings of the alternatives that have one. Rows:
   * the MS-TCN's, argmax and decoded (the shipped head: MS-TCN + Viterbi offline, causal
     MS-TCN + forward filter online).
 
-Next to them: the shipped head's offline and online figures when the features of the same
-videos come from their MP4s through the shipped detector and pose model (``--pixels-table``,
-jobs.extract with model/configs/extraction/workcell.py; extracted here when absent,
-resumable), the clip top-1 of the same package on the frozen test clips (the head changes
-no weight of the recognizer), and the per-person check: the operator's timelines when every
-other person's pose is removed from the videos with a passer-by, against the timelines with
-the passer-by present.
+Next to them: the timelines when the features of the same videos come from their MP4s
+through the shipped detector and pose model (``--pixels-table``, jobs.extract with
+model/configs/extraction/workcell.py; extracted here when absent, resumable), for the package
+made for raw video (``--pixels-package``: recognizer and head trained with extracted
+features) and for ``--package``, and the video package's on the annotation features; the
+clip top-1 of ``--package`` on the frozen test clips (the head changes no weight of the
+recognizer), and the per-person check: the operator's timelines when every other person's
+pose is removed from the videos with a passer-by, against the timelines with the passer-by
+present.
 
 Writes benchmarks/results/timeline.{json,md} and benchmarks/results/timeline.png.
 """
@@ -35,8 +37,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks.environment import environment
-from benchmarks.performance_report import timeline_table
+from benchmarks.environment import code_commit, environment
+from benchmarks.performance_report import timeline_pixels_table, timeline_table
 from jobs.evaluate import check_frozen, check_table_classes
 from model.datasets.feature_table import read_feature_table
 from model.device import local_device
@@ -150,9 +152,9 @@ def extracted_test_videos(data: Path, table: Path, config: str, videos: list[str
     return table
 
 
-def from_pixels(package, head, table: Path, videos: list[str], background,
-                batch_size: int) -> dict:
-    """The shipped head's figures on the extracted features of the test videos."""
+def head_figures(package, head, table: Path, videos: list[str], background,
+                 batch_size: int) -> dict:
+    """A package's head (its chosen decoders) on the test videos of ``table``."""
     test = list(step_features(package, table, "test", videos, head.windows_s, head.step_s,
                               batch_size).values())
     return {
@@ -160,8 +162,24 @@ def from_pixels(package, head, table: Path, videos: list[str], background,
                                    head.cfg.decoder.offline.switch_penalty, background),
         "online": online_figures(test, [step_probs(head.online, v.features) for v in test],
                                  head.cfg.decoder.online.switch_prob, background,
-                                 head.lag_steps),
-        "table": str(table)}
+                                 head.lag_steps)}
+
+
+def from_pixels(packages: dict[str, Path], pixels_table: Path, annotation_table: Path,
+                videos: list[str], background, batch_size: int) -> dict:
+    """The video package's timelines from the extracted features (the headline), the
+    annotation package's on the same features, and the video package's on the annotation
+    features (it must stay good on clean input)."""
+    loaded = {name: (load_package(folder, local_device()), load_timeline_head(folder))
+              for name, folder in packages.items()}
+    video, annotation = loaded["video"], loaded["annotation"]
+    return {**head_figures(*video, pixels_table, videos, background, batch_size),
+            "package": str(packages["video"]), "table": str(pixels_table),
+            "annotation_trained": {
+                **head_figures(*annotation, pixels_table, videos, background, batch_size),
+                "package": str(packages["annotation"])},
+            "on_annotations": head_figures(*video, annotation_table, videos, background,
+                                           batch_size)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--package", type=Path, default=Path("trained_models/workcell"),
                    help="recognizer package with a timeline head (default: %(default)s)")
+    p.add_argument("--pixels-package", type=Path,
+                   default=Path("trained_models/workcell_pixels"),
+                   help="the package for raw video (recognizer and head trained with extracted "
+                        "features), scored from pixels beside --package (default: %(default)s)")
     p.add_argument("--table", type=Path, default=Path("data/workcell/features"))
     p.add_argument("--frozen-test-set", type=Path,
                    default=Path("benchmarks/workcell_test_set.json"))
@@ -185,7 +207,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="leave out the figures from pixels (no extraction)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/timeline"),
                    help="results stem (.json, .md, .png)")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="run with uncommitted code changes (recorded as <sha>+dirty)")
     args = p.parse_args(argv)
+    commit = code_commit(args.allow_dirty)
     check = check_frozen(args.table, "test", args.frozen_test_set)
     classes = check_table_classes(args.package, args.table)
     package = load_package(args.package, local_device())
@@ -225,12 +250,13 @@ def main(argv: list[str] | None = None) -> int:
         "alternatives": rows,
         "clips": clip_top1(package, args.table, args.batch_size),
         **({} if args.skip_pixels else {"from_pixels": from_pixels(
-            package, head, extracted_test_videos(args.data, args.pixels_table,
-                                                 args.extraction_config, videos),
-            videos, background, args.batch_size)}),
+            {"video": args.pixels_package, "annotation": args.package},
+            extracted_test_videos(args.data, args.pixels_table, args.extraction_config, videos),
+            args.table, videos, background, args.batch_size)}),
         "per_person": per_person_check(package, head, args.table, videos, data["test"],
                                        args.batch_size),
         "test_set_check": check, "package": str(args.package), "head": str(head.folder),
+        "commit": commit,
         "windows_s": head.windows_s, "step_s": head.step_s,
         "background": [classes[i] for i in background], "environment": environment()}
     shown = videos[:6]
@@ -262,18 +288,8 @@ def markdown(results: dict) -> str:
              "frames and "
              f"{100 * pp['online_changed_fraction']:.2f} % of the online ones "
              f"({pp['frames']} frames).", ""]
-    px = results.get("from_pixels")
-    if px:
-        delay = px["online"]["median_delay_s"]
-        lines += ["From pixels (the same videos' features extracted from their MP4s, the same "
-                  "head and decoders):", "",
-                  "| mode | frame accuracy | edit | F1@50 | median delay s |",
-                  "| --- | ---: | ---: | ---: | ---: |",
-                  f"| offline | {px['offline']['frame_accuracy']:.3f} | "
-                  f"{px['offline']['edit']:.1f} | {px['offline']['f1_50']:.1f} | |",
-                  f"| online | {px['online']['frame_accuracy']:.3f} | "
-                  f"{px['online']['edit']:.1f} | {px['online']['f1_50']:.1f} | "
-                  f"{'n/a' if delay is None else f'{delay:.2f}'} |", ""]
+    if results.get("from_pixels"):
+        lines += [*timeline_pixels_table(results["from_pixels"]), ""]
     lines += ["![timelines](timeline.png)", ""]
     return "\n".join(lines)
 

@@ -18,7 +18,7 @@ operator's tracked person is named with the right action (model/evaluation/opera
 
 Example (the shipped models; a rendered test video that training never saw):
   python -m jobs.infer --video data/workcell/videos/op01_seq000.mp4 \\
-      --package trained_models/workcell --out outputs/infer/op01_seq000
+      --package trained_models/workcell_pixels --out outputs/infer/op01_seq000
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from model.inference.person_timelines import person_timelines
 from model.reports import write_report
 
 DEFAULT_EXTRACTION = "model/configs/extraction/workcell.py"
+DEFAULT_PACKAGE = Path("trained_models/workcell_pixels")
 _SPLIT = "test"   # the split the video's rows are written under (a table needs one)
 
 
@@ -112,8 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m jobs.infer", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--video", type=Path, required=True, help="the video file")
-    p.add_argument("--package", type=Path, default=Path("trained_models/workcell"),
-                   help="recognizer package or ensemble folder (default: %(default)s)")
+    p.add_argument("--package", type=Path, default=DEFAULT_PACKAGE,
+                   help="recognizer package or ensemble folder (default: %(default)s, the "
+                        "recognizer and timeline head trained with features extracted from "
+                        "video)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--extraction-config", default=DEFAULT_EXTRACTION,
                    help="extraction config: detector, pose model, tracker (default: "

@@ -224,7 +224,7 @@ def test_infer_writes_the_timeline_and_the_annotated_video_of_a_test_clip(render
     assert doc["method"] == "timeline head, offline"
     # The online mode on the same rows: the same frames covered, from causal answers.
     rows = FrameArrays.from_table(pq.read_table(next((out / "features").glob("split=*/*"))))
-    online = person_timelines(rows, Path("trained_models/workcell"), online=True)
+    online = person_timelines(rows, infer.DEFAULT_PACKAGE, online=True)
     assert online["method"] == "timeline head, online"
     mine = next(p for p in online["persons"]
                 if p["track_id"] == operator["track_id"])["segments"]

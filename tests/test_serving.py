@@ -29,7 +29,7 @@ from serve.app import build_app
 
 pytestmark = pytest.mark.slow
 
-PACKAGE = Path("trained_models/workcell")
+PACKAGE = Path("trained_models/workcell_pixels")   # model/configs/serving/workcell.py
 FRAMES = 64          # of the rendered test sequence: 4.3 s at 15 fps (a 4 s window fits)
 IDLE_TIMEOUT_S = 5.0
 # Every frame detected and waited for, as jobs.infer does, so that answers can be compared.

@@ -10,8 +10,9 @@ extraction_config = "model/configs/extraction/workcell.py"
 # MMDetection's own pipeline, or a smaller detector input: "detector.cfg_options":
 # {"model.test_cfg.score_thr": 0.3, "test_dataloader.dataset.pipeline.1.scale": (320, 240)}.
 extraction_options = {}
-# The recognizer package; its timeline/ head gives the online action of each person.
-package = "trained_models/workcell"
+# The recognizer package; its timeline/ head gives the online action of each person. The one
+# trained with features extracted from video: the service sees what extraction sees.
+package = "trained_models/workcell_pixels"
 
 stream = dict(
     fps=15.0,               # frame rate of a stream whose client names none
