@@ -325,25 +325,17 @@ def timeline_table(timeline: dict) -> list[str]:
 def timeline_pixels_table(px: dict) -> list[str]:
     """timeline.json's ``from_pixels``: both packages on the extracted features, the video
     package on the annotation features."""
-    rows = [(px["package"], "MP4s", px),
-            (px["annotation_trained"]["package"], "MP4s", px["annotation_trained"]),
-            (px["package"], "annotations", px["on_annotations"])]
-    lines = ["From pixels: the same videos' features extracted from their MP4s "
-             f"(`{px['table']}`), each package with its own head and decoders (chosen on its "
-             "validation features).", "",
-             "| package | features | mode | frame accuracy | edit | F1@50 | median delay s |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
-    for package, source, figures in rows:
-        for mode in ("offline", "online"):
-            f = figures[mode]
-            delay = f.get("median_delay_s")
-            shown = "" if mode == "offline" else "n/a" if delay is None else f"{delay:.2f}"
-            lines.append(f"| `{package}` | {source} | {mode} | {f['frame_accuracy']:.3f} | "
-                         f"{f['edit']:.1f} | {f['f1_50']:.1f} | {shown} |")
+    sources = [(px["package"], "MP4s", px),
+               (px["annotation_trained"]["package"], "MP4s", px["annotation_trained"]),
+               (px["package"], "annotations", px["on_annotations"])]
+    rows = [(f"{mode}: `{package}` from {source}", figures[mode])
+            for package, source, figures in sources for mode in ("offline", "online")]
     off, on = px["offline"]["frame_accuracy"], px["online"]["frame_accuracy"]
-    return lines + ["", "Targets from pixels: offline frame accuracy >= 0.85, online >= 0.80: "
-                    f"**{'met' if off >= 0.85 and on >= 0.80 else 'NOT met'}** "
-                    f"({off:.3f}, {on:.3f})."]
+    return ["From pixels: the same videos' features extracted from their MP4s "
+            f"(`{px['table']}`), each package with its own head and decoders (chosen on its "
+            "validation features).", "", *segmentation_table(rows), "",
+            "Targets from pixels: offline frame accuracy >= 0.85, online >= 0.80: "
+            f"**{'met' if off >= 0.85 and on >= 0.80 else 'NOT met'}** ({off:.3f}, {on:.3f})."]
 
 
 def timeline_section() -> list[str]:

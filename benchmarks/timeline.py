@@ -165,20 +165,18 @@ def head_figures(package, head, table: Path, videos: list[str], background,
                                  head.lag_steps)}
 
 
-def from_pixels(packages: dict[str, Path], pixels_table: Path, annotation_table: Path,
+def from_pixels(video: tuple, annotation: tuple, pixels_table: Path, annotation_table: Path,
                 videos: list[str], background, batch_size: int) -> dict:
     """The video package's timelines from the extracted features (the headline), the
     annotation package's on the same features, and the video package's on the annotation
-    features (it must stay good on clean input)."""
-    loaded = {name: (load_package(folder, local_device()), load_timeline_head(folder))
-              for name, folder in packages.items()}
-    video, annotation = loaded["video"], loaded["annotation"]
-    return {**head_figures(*video, pixels_table, videos, background, batch_size),
-            "package": str(packages["video"]), "table": str(pixels_table),
+    features (it must stay good on clean input). ``video`` and ``annotation``: (folder,
+    loaded package, timeline head)."""
+    return {**head_figures(*video[1:], pixels_table, videos, background, batch_size),
+            "package": str(video[0]), "table": str(pixels_table),
             "annotation_trained": {
-                **head_figures(*annotation, pixels_table, videos, background, batch_size),
-                "package": str(packages["annotation"])},
-            "on_annotations": head_figures(*video, annotation_table, videos, background,
+                **head_figures(*annotation[1:], pixels_table, videos, background, batch_size),
+                "package": str(annotation[0])},
+            "on_annotations": head_figures(*video[1:], annotation_table, videos, background,
                                            batch_size)}
 
 
@@ -250,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         "alternatives": rows,
         "clips": clip_top1(package, args.table, args.batch_size),
         **({} if args.skip_pixels else {"from_pixels": from_pixels(
-            {"video": args.pixels_package, "annotation": args.package},
+            (args.pixels_package, load_package(args.pixels_package, local_device()),
+             load_timeline_head(args.pixels_package)), (args.package, package, head),
             extracted_test_videos(args.data, args.pixels_table, args.extraction_config, videos),
             args.table, videos, background, args.batch_size)}),
         "per_person": per_person_check(package, head, args.table, videos, data["test"],
