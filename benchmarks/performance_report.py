@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 from model.evaluation.report import per_class_table, segmentation_table
@@ -20,6 +21,7 @@ RESULTS = Path("benchmarks/results")
 DOCS = Path("docs")
 IMAGES = DOCS / "images"
 FROZEN = Path("benchmarks/workcell_test_set.json")
+PIXELS_LEVERS = Path("benchmarks/pixels_levers.json")
 NAMES = {"fused": "fused: pose + objects, cross-attention",
          "fused_concat": "fused: feature concatenation", "fused_late": "fused: late fusion",
          "pose_only": "pose only (ST-GCN++)", "object_only": "objects only (image coordinates)",
@@ -265,6 +267,37 @@ def decomposition_lines(e: dict, dec: dict, names: list[str]) -> list[str]:
     return lines
 
 
+def _committed_results(commit: str, name: str) -> dict:
+    """A results file as committed in ``commit``: each lever's row is its own run of the
+    benchmark, kept in git history rather than copied into one file of mixed runs."""
+    shown = subprocess.run(["git", "show", f"{commit}:{RESULTS / name}"], capture_output=True,
+                           text=True, check=True)
+    return json.loads(shown.stdout)
+
+
+def lever_rows(levers: list[dict]) -> list[str]:
+    """One row per lever of benchmarks/pixels_levers.json: which figure each lever moved."""
+    names = {"extracted_pose+annotation_objects": "extracted pose, annotated objects",
+             "annotation_pose+extracted_objects": "annotated pose, extracted objects"}
+    lines = ["| lever | results in | detector mAP@0.5 | lowest class AP@0.5 | pose PCK@0.1 | "
+             + " | ".join(f"top-1: {n}" for n in names.values())
+             + " | end-to-end top-1 | end-to-end macro F1 |",
+             "| --- | --- |" + " ---: |" * (5 + len(names))]
+    for lever in levers:
+        px = _committed_results(lever["results_commit"], "pixels.json")
+        d, e = px["detector"], px["end_to_end"]
+        per_class = d.get("per_class_ap50")
+        rows = px.get("decomposition", {}).get("rows", {})
+        recognizer = lever["recognizer"]
+        cells = [_f(rows[row][recognizer]["top1"]) if row in rows else "–" for row in names]
+        end = rows.get("extracted_pose+extracted_objects", {}).get(recognizer) or e
+        lines.append(f"| {lever['lever']} | `{lever['results_commit']}` | {d['map50']:.3f} | "
+                     f"{_f(min(per_class.values())) if per_class else '–'} | "
+                     f"{px['pose']['pck']:.3f} | " + " | ".join(cells)
+                     + f" | {end['top1']:.3f} | {end['macro_f1']:.3f} |")
+    return lines
+
+
 def pixels_section() -> list[str]:
     pixels = _load("pixels.json")
     if not pixels:
@@ -307,7 +340,15 @@ def pixels_section() -> list[str]:
             "for-features-from-pixels))."]
         lines += decomposition_lines(e, pixels["decomposition"], list(pixels["recognizers"]))
     lines += ["", "Detector AP@0.5 per class: " + ", ".join(
-        f"{k} {v:.3f}" for k, v in d["per_class_ap50"].items()), "",
+        f"{k} {v:.3f}" for k, v in d["per_class_ap50"].items()), ""]
+    if PIXELS_LEVERS.exists():
+        levers = json.loads(PIXELS_LEVERS.read_text())["levers"]
+        lines += ["### Which lever moved which row", "",
+                  f"Each row is its own run of this benchmark, read from `{RESULTS}/pixels.json` "
+                  f"as committed in the named commit (`{PIXELS_LEVERS}` lists them); rows are "
+                  "cumulative, the recognizer is the one that run shipped unless the lever "
+                  "says otherwise.", "", *lever_rows(levers), ""]
+    lines += [
         "Targets: detector mAP@0.5 >= 0.90 with every class >= 0.75, pose PCK@0.1 >= 0.92, "
         "end-to-end top-1 >= 0.90 and macro F1 >= 0.88 on every test clip, annotations "
         "top-1 >= 0.95.", ""]
