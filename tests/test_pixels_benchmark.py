@@ -4,7 +4,12 @@ import json
 
 import pytest
 
-from benchmarks.performance_report import decomposition_lines
+from benchmarks.performance_report import (
+    PIXELS_LEVERS,
+    _committed_results,
+    decomposition_lines,
+    lever_rows,
+)
 from benchmarks.pixels import per_class_ap50
 
 
@@ -82,3 +87,16 @@ def test_decompose_writes_four_tables_of_the_same_frames_and_scores_the_extracti
     assert np.array_equal(
         read_feature_table(tables["annotation_pose+annotation_objects"], ["test"])[0]
         .column("label").to_numpy(), np.full(24, 1))
+
+
+def test_each_lever_row_is_read_from_its_own_committed_run():
+    levers = json.loads(PIXELS_LEVERS.read_text())["levers"]
+    rows = lever_rows(levers)[2:]
+    assert len(rows) == len(levers)
+    for lever, row in zip(levers, rows, strict=True):
+        run = _committed_results(lever["results_commit"], "pixels.json")
+        scored = run.get("decomposition", {}).get("rows", {}).get(
+            "extracted_pose+extracted_objects", {}).get(lever["recognizer"], run["end_to_end"])
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert cells[0] == lever["lever"]
+        assert cells[-2:] == [f"{scored['top1']:.3f}", f"{scored['macro_f1']:.3f}"]
