@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pyarrow.compute as pc
 import pytest
+import torch
 from mmaction.datasets.transforms import UniformSampleFrames
 
 from jobs import evaluate, train_timeline
@@ -21,11 +22,29 @@ from model.inference.online import OnlineTimeline
 from model.inference.package import load_package
 from model.inference.step_cache import step_features
 from model.inference.step_features import video_step_features, window_step_features
-from model.inference.timeline_head import TIMELINE_DIR, load_timeline_head
+from model.inference.timeline_head import TIMELINE_DIR, load_timeline_head, step_probs
+from model.networks.ms_tcn import CausalTCNStream, MultiStageTCN
 from model.transforms.temporal import CausalSampleFrames
 
 SHIPPED = "trained_models/workcell"
 EPOCHS = 3
+
+
+def test_the_streamed_causal_tcn_equals_the_whole_sequence_recomputed():
+    """One column per layer per step gives, at every step, the network's output over the
+    whole sequence so far, past its receptive field (the rings wrap) and after a reset."""
+    torch.manual_seed(0)
+    net = MultiStageTCN(12, 5, num_stages=3, num_layers=4, channels=8, dropout=0.5,
+                        feature_noise=0.3, causal=True)
+    features = np.random.default_rng(0).normal(size=(2 * net.receptive_field, 12))
+    stream = CausalTCNStream(net)
+    streamed = np.stack([stream.step(f) for f in features])
+    np.testing.assert_allclose(streamed, step_probs(net, features), atol=1e-6)
+    stream.reset()
+    np.testing.assert_allclose(stream.step(features[5]), step_probs(net, features[5:6])[0],
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="causal"):
+        CausalTCNStream(MultiStageTCN(12, 5, causal=False))
 
 
 @pytest.fixture(scope="module")

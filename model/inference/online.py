@@ -2,8 +2,9 @@
 
 It computes what ``TimelineHead.online_timeline`` computes over a whole video, but from the
 frames seen so far only: every step it runs the recognizer on the last windows of frames (the
-rows it has buffered), the causal MS-TCN on the last receptive field of step features, and
-one update of the forward filter. The answer names the frame ``lag_frames`` before the newest
+rows it has buffered), one step of the causal MS-TCN (``CausalTCNStream``: one column per
+layer, the same output as the network over the whole sequence), and one update of the
+forward filter. The answer names the frame ``lag_frames`` before the newest
 (the head's fixed lag), and depends on no frame after the newest.
 
 ``push`` does all of it in this process. A server whose recognizer runs elsewhere (the Serve
@@ -14,8 +15,6 @@ in memory (``FrameArrays``), kept in the frame path's window buffer.
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import DefaultScope
@@ -25,7 +24,8 @@ from model.datasets.window_dataset import STREAMS, VideoArrays, seconds_to_frame
 from model.frame_path.window import FrameWindow
 from model.inference.package import ModelPackage
 from model.inference.step_features import embed, step_pipeline
-from model.inference.timeline_head import TimelineHead, step_probs
+from model.inference.timeline_head import TimelineHead
+from model.networks.ms_tcn import CausalTCNStream
 
 
 class OnlineTimeline:
@@ -52,7 +52,8 @@ class OnlineTimeline:
         with DefaultScope.overwrite_default_scope("mmaction"):
             self.pipeline = Compose(step_pipeline(package.cfg))
         self.rows: FrameWindow | None = None     # made by the first row (its frame size)
-        self.features: deque[np.ndarray] = deque(maxlen=head.online.receptive_field)
+        self.tcn = CausalTCNStream(head.online)
+        self.last_feature: np.ndarray | None = None   # reused by steps without recognition
         self.filter = head.online_filter()
         self.frames_seen = 0
         self.steps_seen = 0
@@ -96,8 +97,8 @@ class OnlineTimeline:
         if frame % self.step:
             return None
         self.steps_seen += 1
-        if (self.steps_seen - 1) % self.recognize_every and self.features:
-            self._advance(frame, self.features[-1])
+        if (self.steps_seen - 1) % self.recognize_every and self.last_feature is not None:
+            self._advance(frame, self.last_feature)
             return None
         self.waiting_frame = frame
         return self._samples()
@@ -116,9 +117,8 @@ class OnlineTimeline:
         self.waiting_frame = None
 
     def _advance(self, frame: int, feature: np.ndarray) -> None:
-        self.features.append(feature)
-        probs = step_probs(self.head.online, np.stack(self.features))[-1]
-        label, belief = self.filter.update(probs)
+        self.last_feature = feature
+        label, belief = self.filter.update(self.tcn.step(feature))
         if frame >= self.lag_frames:
             self.answer = (frame - self.lag_frames, label, belief)
 

@@ -6,10 +6,13 @@ paper's reference implementation: each stage is a 1x1 input projection, dilated 
 layers (dilation 2^i, kernel 3) and a 1x1 classifier; later stages refine the softmax of the
 previous one. With ``causal=True`` every convolution pads on the left only, so the output at
 step t depends on steps <= t; its receptive field is ``receptive_field`` steps.
+``CausalTCNStream`` runs a causal network one step at a time at the cost of one column per
+layer.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from mmaction.registry import MODELS
@@ -95,6 +98,63 @@ class MultiStageTCN(nn.Module):
             out = stage(F.softmax(out, dim=1))
             outputs.append(out)
         return outputs
+
+
+class CausalTCNStream:
+    """A causal ``MultiStageTCN`` fed one step at a time: each dilated layer keeps the last
+    2 x dilation inputs it saw in a ring buffer, so a step costs one column per layer instead
+    of a pass over the whole receptive field (1021 steps for 2 stages of 8 layers). ``step``
+    returns what the network gives at that step over the whole sequence so far (the buffers
+    start as the convolutions' zero padding). PyTorch has no streaming convolution, hence the
+    layers' weights are applied here by hand, in eval mode (no dropout, no feature noise)."""
+
+    def __init__(self, net: MultiStageTCN):
+        if not net.causal:
+            raise ValueError("CausalTCNStream needs a causal MultiStageTCN (causal=True)")
+        net.eval()
+        self.norm = net.norm
+        with torch.no_grad():
+            self.stages = [self._stage_weights(stage) for stage in net.stages]
+        self.reset()
+
+    @staticmethod
+    def _stage_weights(stage: _Stage) -> dict:
+        def pointwise(conv: nn.Conv1d) -> tuple[torch.Tensor, torch.Tensor]:
+            return conv.weight[:, :, 0].clone(), conv.bias.clone()
+
+        layers = []
+        for layer in stage.layers:
+            # Taps of the left-padded kernel-3 convolution at step t: t - 2d, t - d, t.
+            taps = layer.conv.weight.permute(0, 2, 1).reshape(layer.conv.out_channels, -1)
+            layers.append(dict(dilation=layer.conv.dilation[0], taps=taps.clone(),
+                               bias=layer.conv.bias.clone(), out=pointwise(layer.out)))
+        return dict(inp=pointwise(stage.inp), layers=layers, cls=pointwise(stage.cls))
+
+    def reset(self) -> None:
+        """Forget every step (a new sequence starts)."""
+        self.steps = 0
+        self.buffers = [[torch.zeros(2 * layer["dilation"], layer["taps"].shape[0])
+                         for layer in stage["layers"]] for stage in self.stages]
+
+    @torch.no_grad()
+    def step(self, feature: np.ndarray) -> np.ndarray:
+        """(K,) class probabilities of the last stage at this step, from feature (C,)."""
+        x = self.norm(torch.as_tensor(feature, dtype=torch.float32))
+        for stage, buffers in zip(self.stages, self.buffers, strict=True):
+            weight, bias = stage["inp"]
+            h = weight @ x + bias
+            for layer, ring in zip(stage["layers"], buffers, strict=True):
+                d = layer["dilation"]
+                slot = self.steps % (2 * d)   # written 2d steps ago; slot + d: d steps ago
+                y = F.relu(layer["taps"] @ torch.cat((ring[slot], ring[(slot + d) % (2 * d)], h))
+                           + layer["bias"])
+                ring[slot] = h
+                weight, bias = layer["out"]
+                h = h + weight @ y + bias
+            weight, bias = stage["cls"]
+            x = torch.softmax(weight @ h + bias, dim=0)   # the next stage refines it
+        self.steps += 1
+        return x.numpy()
 
 
 def segmentation_loss(outputs: list[torch.Tensor], targets: torch.Tensor, mask: torch.Tensor,
