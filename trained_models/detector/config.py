@@ -52,7 +52,7 @@ default_hooks = dict(
     checkpoint=dict(
         _scope_='mmdet',
         by_epoch=False,
-        interval=2500,
+        interval=4000,
         max_keep_ckpts=1,
         type='CheckpointHook'),
     logger=dict(_scope_='mmdet', interval=20, type='LoggerHook'),
@@ -84,7 +84,7 @@ img_scales = [
     ),
 ]
 interval = 10
-load_from = None
+load_from = '/work/main/trained_models/detector/weights.pth'
 log_level = 'INFO'
 log_processor = dict(
     _scope_='mmdet', by_epoch=False, type='LogProcessor', window_size=50)
@@ -175,10 +175,10 @@ param_scheduler = [
     dict(
         begin=0, by_epoch=False, end=100, start_factor=0.001, type='LinearLR'),
     dict(
-        T_max=2400,
+        T_max=3900,
         begin=100,
         by_epoch=False,
-        end=2500,
+        end=4000,
         eta_min=0.0001,
         type='CosineAnnealingLR'),
 ]
@@ -272,10 +272,10 @@ test_pipeline = [
         type='PackDetInputs'),
 ]
 train_cfg = dict(
-    max_iters=2500,
+    max_iters=4000,
     type='IterBasedTrainLoop',
-    val_begin=2501,
-    val_interval=2500)
+    val_begin=4001,
+    val_interval=4000)
 train_dataloader = dict(
     batch_sampler=None,
     batch_size=8,
@@ -536,4 +536,4 @@ visualizer = dict(
     ])
 warmup_iters = 100
 widen = 0.25
-work_dir = '/work/main/outputs/train_detector2'
+work_dir = '/work/main/outputs/detector_cont_work'
