@@ -42,7 +42,7 @@ default_hooks = dict(
     checkpoint=dict(
         _scope_='mmpose',
         by_epoch=False,
-        interval=1500,
+        interval=1000,
         max_keep_ckpts=1,
         rule='greater',
         save_best=None,
@@ -62,7 +62,7 @@ input_size = (
     160,
     224,
 )
-load_from = None
+load_from = '/work/main/trained_models/pose/weights.pth'
 log_level = 'INFO'
 log_processor = dict(
     _scope_='mmpose',
@@ -152,10 +152,10 @@ param_scheduler = [
     dict(
         begin=0, by_epoch=False, end=100, start_factor=0.001, type='LinearLR'),
     dict(
-        T_max=1400,
+        T_max=900,
         begin=100,
         by_epoch=False,
-        end=1500,
+        end=1000,
         eta_min=0.0001,
         type='CosineAnnealingLR'),
 ]
@@ -195,10 +195,10 @@ test_evaluator = [
     dict(norm_item='bbox', thr=0.1, type='PCKAccuracy'),
 ]
 train_cfg = dict(
-    max_iters=1500,
+    max_iters=1000,
     type='IterBasedTrainLoop',
-    val_begin=1501,
-    val_interval=1500)
+    val_begin=1001,
+    val_interval=1000)
 train_dataloader = dict(
     batch_size=32,
     dataset=dict(
@@ -386,4 +386,4 @@ visualizer = dict(
         dict(type='LocalVisBackend'),
     ])
 warmup_iters = 100
-work_dir = '/work/main/outputs/train_pose'
+work_dir = '/work/main/outputs/pose_cont_work'
