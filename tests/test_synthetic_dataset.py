@@ -117,6 +117,26 @@ def test_videos_match_their_annotations(tmp_path):
         assert capture.get(cv2.CAP_PROP_FRAME_COUNT) == video["frame_count"]
 
 
+def test_the_exported_coco_frames_change_no_video(tmp_path):
+    """More training frames in coco/ leave every video and the other splits' COCO files as
+    they were: the detector's training set can grow without re-freezing the test set."""
+    for folder, train_frames in (("a", 3), ("b", 6)):
+        cfg = tiny_config(1, 1, 0)
+        cfg["coco"] = dict(cfg["coco"], frames_per_video=dict(cfg["coco"]["frames_per_video"],
+                                                              train=train_frames))
+        generate_dataset(tmp_path / folder, seed=2, config=cfg, workers=1, **SMALL)
+    videos = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").glob("videos/*"))
+    assert videos
+    for video in videos:
+        assert (tmp_path / "a" / video).read_bytes() == (tmp_path / "b" / video).read_bytes()
+    coco = "coco/detection_{}.json"
+    train_a, train_b = (json.loads((tmp_path / d / coco.format("train")).read_text())
+                        for d in "ab")
+    assert len(train_b["images"]) == 2 * len(train_a["images"])
+    assert ((tmp_path / "a" / coco.format("val")).read_bytes()
+            == (tmp_path / "b" / coco.format("val")).read_bytes())
+
+
 def test_cli_writes_a_dataset(tmp_path, capsys):
     config = tmp_path / "tiny.py"
     config.write_text(Path(DEFAULT_CONFIG).read_text()
