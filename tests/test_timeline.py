@@ -37,14 +37,14 @@ def test_the_streamed_causal_tcn_equals_the_whole_sequence_recomputed():
     net = MultiStageTCN(12, 5, num_stages=3, num_layers=4, channels=8, dropout=0.5,
                         feature_noise=0.3, causal=True)
     features = np.random.default_rng(0).normal(size=(2 * net.receptive_field, 12))
-    stream = CausalTCNStream(net)
+    stream = CausalTCNStream(CausalTCNStream.weights_of(net))
     streamed = np.stack([stream.step(f) for f in features])
     np.testing.assert_allclose(streamed, step_probs(net, features), atol=1e-6)
     stream.reset()
     np.testing.assert_allclose(stream.step(features[5]), step_probs(net, features[5:6])[0],
                                atol=1e-6)
     with pytest.raises(ValueError, match="causal"):
-        CausalTCNStream(MultiStageTCN(12, 5, causal=False))
+        CausalTCNStream.weights_of(MultiStageTCN(12, 5, causal=False))
 
 
 @pytest.fixture(scope="module")

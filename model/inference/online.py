@@ -52,7 +52,7 @@ class OnlineTimeline:
         with DefaultScope.overwrite_default_scope("mmaction"):
             self.pipeline = Compose(step_pipeline(package.cfg))
         self.rows: FrameWindow | None = None     # made by the first row (its frame size)
-        self.tcn = CausalTCNStream(head.online)
+        self.tcn = CausalTCNStream(head.online_stream_weights)
         self.last_feature: np.ndarray | None = None   # reused by steps without recognition
         self.filter = head.online_filter()
         self.frames_seen = 0

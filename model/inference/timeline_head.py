@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from mmengine.registry import DefaultScope
 
 from model.inference.decoding import ForwardFilter, lagged_online_labels, viterbi
 from model.inference.step_features import StepFeatures, to_frames
+from model.networks.ms_tcn import CausalTCNStream
 
 TIMELINE_DIR = "timeline"
 _FILES = ("config.py", "offline.pth", "online.pth")
@@ -67,6 +69,11 @@ class TimelineHead:
     def lag_steps(self) -> int:
         """Steps the online mode waits before it names a step (its fixed lag)."""
         return int(round(self.cfg.decoder["online"]["lag_s"] / self.step_s))
+
+    @cached_property
+    def online_stream_weights(self) -> dict:
+        """The causal network's weights for ``CausalTCNStream``, shared by every stream."""
+        return CausalTCNStream.weights_of(self.online)
 
     def online_filter(self) -> ForwardFilter:
         return ForwardFilter(self.cfg.online_model["num_classes"],

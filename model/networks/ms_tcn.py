@@ -108,27 +108,31 @@ class CausalTCNStream:
     start as the convolutions' zero padding). PyTorch has no streaming convolution, hence the
     layers' weights are applied here by hand, in eval mode (no dropout, no feature noise)."""
 
-    def __init__(self, net: MultiStageTCN):
-        if not net.causal:
-            raise ValueError("CausalTCNStream needs a causal MultiStageTCN (causal=True)")
-        net.eval()
-        self.norm = net.norm
-        with torch.no_grad():
-            self.stages = [self._stage_weights(stage) for stage in net.stages]
+    def __init__(self, weights: dict):
+        self.norm, self.stages = weights["norm"], weights["stages"]
         self.reset()
 
     @staticmethod
-    def _stage_weights(stage: _Stage) -> dict:
-        def pointwise(conv: nn.Conv1d) -> tuple[torch.Tensor, torch.Tensor]:
-            return conv.weight[:, :, 0].clone(), conv.bias.clone()
+    @torch.no_grad()
+    def weights_of(net: MultiStageTCN) -> dict:
+        """The network's weights in the form ``step`` applies them; derive them once per
+        network and share them between its streams (they are read, never written)."""
+        if not net.causal:
+            raise ValueError("CausalTCNStream needs a causal MultiStageTCN (causal=True)")
+        net.eval()
 
-        layers = []
-        for layer in stage.layers:
+        def pointwise(conv: nn.Conv1d) -> tuple[torch.Tensor, torch.Tensor]:
+            return conv.weight[:, :, 0], conv.bias
+
+        stages = []
+        for stage in net.stages:
             # Taps of the left-padded kernel-3 convolution at step t: t - 2d, t - d, t.
-            taps = layer.conv.weight.permute(0, 2, 1).reshape(layer.conv.out_channels, -1)
-            layers.append(dict(dilation=layer.conv.dilation[0], taps=taps.clone(),
-                               bias=layer.conv.bias.clone(), out=pointwise(layer.out)))
-        return dict(inp=pointwise(stage.inp), layers=layers, cls=pointwise(stage.cls))
+            layers = [dict(dilation=layer.conv.dilation[0], bias=layer.conv.bias,
+                           taps=layer.conv.weight.permute(0, 2, 1).reshape(
+                               layer.conv.out_channels, -1),
+                           out=pointwise(layer.out)) for layer in stage.layers]
+            stages.append(dict(inp=pointwise(stage.inp), layers=layers, cls=pointwise(stage.cls)))
+        return dict(norm=net.norm, stages=stages)
 
     def reset(self) -> None:
         """Forget every step (a new sequence starts)."""
