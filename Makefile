@@ -18,7 +18,7 @@ DEMO_TIMELINE_EPOCHS ?= 20
 DEMO_VIDEO ?= op05_seq000
 DEMO_VIDEO_PACKAGE ?= trained_models/workcell_pixels
 
-.PHONY: env demo test lint
+.PHONY: env demo test lint pixels-package
 
 env:
 	./scripts/setup_env.sh
@@ -36,6 +36,25 @@ demo: env
 		--out $(OUT)/eval --frozen-test-set benchmarks/workcell_test_set.json
 	$(PY) -m jobs.infer --video $(DATA)/videos/$(DEMO_VIDEO).mp4 --package $(DEMO_VIDEO_PACKAGE) \
 		--annotation $(DATA)/annotations/$(DEMO_VIDEO).json --out $(OUT)/infer
+
+# The recognizer for features from raw video (docs/training.md section 10): the train and val
+# videos' features extracted with the shipped detector and pose model (about an hour on 2
+# cores), the perception fine-tune chosen on validation, then its timeline head. The result is
+# $(PIXELS_OUT)/package; copy it to trained_models/workcell_pixels to ship it.
+PIXELS_OUT ?= outputs/perception
+PIXELS_TABLE ?= $(DATA)/extracted-train-val
+PIXELS_CONFIG ?= model/configs/workcell_finetune/fusion_xattn_stgcnpp_perception.py
+# more overrides of the fine-tune, e.g. PIXELS_OPTIONS="train_cfg.max_epochs=6"
+PIXELS_OPTIONS ?=
+
+pixels-package: env
+	$(PY) -m jobs.extract --dataset $(DATA) --splits train val --out $(PIXELS_TABLE) \
+		--config model/configs/extraction/workcell.py
+	$(PY) -m jobs.train --config $(PIXELS_CONFIG) --table $(DATA)/features \
+		--work-dir $(PIXELS_OUT) --num-workers $(WORKERS) --overwrite \
+		--cfg-options dataset.extra_tables="('$(PIXELS_TABLE)',)" $(PIXELS_OPTIONS)
+	$(PY) -m jobs.train_timeline --package $(PIXELS_OUT)/package --table $(PIXELS_TABLE) \
+		--cache-dir $(PIXELS_OUT)/step_cache
 
 test: env
 	$(PY) -m pytest
