@@ -28,8 +28,6 @@ Writes benchmarks/results/pixels.{json,md}.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import tempfile
 from pathlib import Path
@@ -59,6 +57,7 @@ from model.evaluation.decomposition import (
 )
 from model.evaluation.metrics import classification_metrics
 from model.frame_path.chain import load_config
+from model.perception.coco_metrics import per_class_ap50
 from model.perception.training import evaluate_package
 from model.reports import write_report
 
@@ -73,28 +72,6 @@ def _coco17_joints() -> tuple[str, ...]:
 
     meta = parse_pose_metainfo(dict(from_file="configs/_base_/datasets/coco.py"))
     return tuple(meta["keypoint_id2name"][i] for i in range(meta["num_keypoints"]))
-
-
-def per_class_ap50(truth: Path, detections: Path) -> dict[str, float]:
-    """COCO AP@0.5 of each category (pycocotools' COCOeval restricted to it), from the
-    detections CocoMetric wrote; a class without test boxes is left out."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    gt = COCO(str(truth))
-    dt = gt.loadRes(str(detections))
-    out = {}
-    for cat in gt.loadCats(gt.getCatIds()):
-        if not gt.getAnnIds(catIds=[cat["id"]]):
-            continue
-        ev = COCOeval(gt, dt, "bbox")
-        ev.params.catIds = [cat["id"]]
-        with contextlib.redirect_stdout(io.StringIO()):
-            ev.evaluate()
-            ev.accumulate()
-            ev.summarize()
-        out[cat["name"]] = float(max(ev.stats[1], 0.0))   # -1: no detection of it at all
-    return out
 
 
 def detector_figures(package: Path, data: Path, work: Path) -> dict:

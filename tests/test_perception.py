@@ -9,9 +9,10 @@ import cv2
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from mmengine.config import Config
 from scipy.stats import binom
 
-from jobs import extract, infer
+from jobs import choose_detector_scale, extract, infer
 from jobs.evaluate import evaluate
 from jobs.train_detector import JOB as DETECTOR_JOB
 from jobs.train_perception import run
@@ -27,6 +28,8 @@ from model.frame_path.models import choose_model
 from model.frame_path.pose import PoseEstimator
 from model.inference.person_timelines import person_timelines
 from model.perception.calibration import calibrate_package
+from model.perception.input_scale import native_size, with_test_scale
+from model.perception.training import CocoDataError
 from tests.factories import SMALL, tiny_config
 from workcell_synth import OBJECT_CLASSES, generate_dataset
 from workcell_synth.coco import detection_file, keypoint_file
@@ -188,6 +191,42 @@ def test_the_shipped_pose_scores_are_calibrated_into_the_tables_terms(rendered, 
     scoring = KeypointScores.load(package / CALIBRATION_FILE, None)
     assert scoring.missing_below == facts["missing_below"]
     assert 0 <= min(scoring.calibrated) and max(scoring.calibrated) <= 1
+
+
+@pytest.mark.slow
+def test_the_detector_scale_chosen_on_validation_is_what_the_frame_path_runs(rendered, tmp_path):
+    """Each factor evaluated on the val COCO file; the best mAP@0.5 goes into the package's
+    test pipeline, which the frame path's detector reads; every candidate is recorded."""
+    package = tmp_path / "detector"
+    package.mkdir()
+    (package / "weights.pth").symlink_to(Path("trained_models/detector/weights.pth").resolve())
+    base = Config.fromfile("trained_models/detector/config.py")
+    with_test_scale(base, (480, 360)).dump(str(package / "config.py"))
+    assert choose_detector_scale.main(["--package", str(package), "--data", str(rendered),
+                                       "--factors", "1.25", "1", "--work-dir",
+                                       str(tmp_path / "work")]) == 0
+    facts = json.loads((package / "metrics.json").read_text())["test_scale"]
+    by_factor = {c["factor"]: c for c in facts["candidates"]}
+    assert sorted(by_factor) == [1.0, 1.25] and by_factor[1.25]["scale"] == [600, 450]
+    best = max(facts["candidates"], key=lambda c: (c["map50"], -c["factor"]))
+    assert facts["factor"] == best["factor"] and facts["scale"] == best["scale"]
+    assert set(best["per_class_ap50"]) <= {"person", *OBJECT_CLASSES}
+    detector = Detector(_package_choice("detector", package))
+    assert detector.resize_pad.scale == tuple(best["scale"])
+    [(boxes, _, _)] = detector([_frame(rendered, "val")])
+    assert (boxes[:, 2] <= 480 + 1e-3).all() and (boxes[:, 3] <= 360 + 1e-3).all()
+
+
+def test_the_detector_scale_needs_one_frame_size_and_a_test_resize(tmp_path):
+    coco = tmp_path / "val.json"
+    coco.write_text(json.dumps({"images": [{"id": 1, "width": 480, "height": 360},
+                                           {"id": 2, "width": 640, "height": 480}]}))
+    with pytest.raises(CocoDataError, match="val.json: images: expected one frame size"):
+        native_size(coco)
+    cfg = Config.fromfile("trained_models/detector/config.py")
+    cfg.test_pipeline = [step for step in cfg.test_pipeline if step["type"] != "Resize"]
+    with pytest.raises(ValueError, match="0 Resize steps"):
+        with_test_scale(cfg, (600, 450))
 
 
 def test_training_refuses_a_dataset_without_coco_files(tmp_path, capsys):

@@ -10,7 +10,7 @@ from benchmarks.performance_report import (
     decomposition_lines,
     lever_rows,
 )
-from benchmarks.pixels import per_class_ap50
+from model.perception.coco_metrics import per_class_ap50
 
 
 def test_per_class_ap50_counts_each_class_on_its_own(tmp_path):

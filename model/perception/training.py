@@ -156,13 +156,14 @@ def train_and_package(cfg: Config, data_root: Path, work_dir: Path, package: Pat
 
 def evaluate_package(package: Path, data_root: Path, ann_file: str, work_dir: Path, *,
                      trained: bool = True, classwise: bool = False,
-                     results_prefix: Path | None = None) -> dict:
+                     results_prefix: Path | None = None, cfg: Config | None = None) -> dict:
     """The package config's test evaluators on ``data_root/ann_file`` (e.g. the test split's
     COCO file), through the toolbox's runner. ``trained=False`` evaluates the architecture as
     built, without the package's weights (the floor a trained model is compared with);
     ``results_prefix``: where CocoMetric writes the detections it scored
-    (``<prefix>.bbox.json``)."""
-    cfg = Config.fromfile(str(package / PACKAGE_CONFIG))
+    (``<prefix>.bbox.json``); ``cfg``: a variant of the package's config to evaluate instead
+    (changed here)."""
+    cfg = cfg if cfg is not None else Config.fromfile(str(package / PACKAGE_CONFIG))
     path = data_root / ann_file
     if not path.is_file():
         raise CocoDataError(f"{path}: COCO annotation file not found")

@@ -28,6 +28,8 @@ train_pipeline = [
     dict(type="Pad", size=crop, pad_val=dict(img=(114, 114, 114))),
     dict(type="PackDetInputs"),
 ]
+# Validated at the native frame size; a package's test-time size is chosen afterwards on the
+# val split by `python -m jobs.choose_detector_scale`, which rewrites this Resize in its config.
 test_pipeline = [
     dict(type="LoadImageFromFile"),
     dict(type="Resize", scale=image_scale, keep_ratio=True),
