@@ -209,8 +209,8 @@ test_dataloader = dict(
         pipeline=[
             dict(type='LoadImageFromFile'),
             dict(keep_ratio=True, scale=(
-                480,
-                360,
+                600,
+                450,
             ), type='Resize'),
             dict(
                 pad_val=dict(img=(
@@ -252,8 +252,8 @@ test_evaluator = dict(
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(keep_ratio=True, scale=(
-        480,
-        360,
+        600,
+        450,
     ), type='Resize'),
     dict(pad_val=dict(img=(
         114,
@@ -484,8 +484,8 @@ val_dataloader = dict(
         pipeline=[
             dict(type='LoadImageFromFile'),
             dict(keep_ratio=True, scale=(
-                480,
-                360,
+                600,
+                450,
             ), type='Resize'),
             dict(
                 pad_val=dict(img=(
@@ -536,4 +536,4 @@ visualizer = dict(
     ])
 warmup_iters = 100
 widen = 0.25
-work_dir = '/work/main/outputs/detector_cont_work'
+work_dir = '/work/main/outputs/train_detector_cont'

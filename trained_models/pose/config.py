@@ -386,4 +386,4 @@ visualizer = dict(
         dict(type='LocalVisBackend'),
     ])
 warmup_iters = 100
-work_dir = '/work/main/outputs/pose_cont_work'
+work_dir = '/work/main/outputs/train_pose_cont'
