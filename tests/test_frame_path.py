@@ -185,12 +185,15 @@ def test_class_targets_map_by_name_and_by_the_map():
 def test_select_detections_filters_sorts_and_pads():
     targets = np.array([PERSON, 0, DROPPED])
     boxes = np.array([[0, 0, 50, 80], [10, 10, 60, 90], [5, 5, 6, 6], [0, 0, 20, 20],
-                      [0, 0, 30, 30], [np.nan, 0, 10, 10], [-20, -5, 500, 300]], np.float32)
-    scores = np.array([0.9, 0.95, 0.99, 0.8, 0.7, 0.99, 0.6], np.float32)
-    labels = np.array([0, 0, 0, 1, 2, 1, 1])
+                      [0, 0, 30, 30], [np.nan, 0, 10, 10], [-4, -5, 210, 104],
+                      [197, 10, 206, 90]], np.float32)
+    scores = np.array([0.9, 0.95, 0.99, 0.8, 0.7, 0.99, 0.6, 0.99], np.float32)
+    labels = np.array([0, 0, 0, 1, 2, 1, 1, 0])
     out = select_detections(boxes, scores, labels, targets, width=200, height=100,
-                            score_thr=0.5, min_box_px=2.0, max_persons=1, max_objects=3)
-    # The tiny box and the NaN box are dropped, persons keep the top one, class 2 is dropped.
+                            score_thr=0.5, min_box_px=2.0, min_visible_fraction=0.5,
+                            max_persons=1, max_objects=3)
+    # The tiny box, the NaN box and the person two thirds outside the frame (3 of its 9 px
+    # wide inside) are dropped, persons keep the top one, class 2 is dropped.
     assert out["num_persons"] == 1 and out["person_scores"][0] == pytest.approx(0.95)
     assert out["num_objects"] == 2
     np.testing.assert_allclose(out["object_scores"], [0.8, 0.6, 0])

@@ -54,6 +54,7 @@ class FramePathSettings:
     unmapped_classes: str
     score_thr: float
     min_box_px: float
+    min_visible_fraction: float
     max_persons: int
     max_objects: int
     batch_frames: int
@@ -71,6 +72,7 @@ class FramePathSettings:
                    object_classes=tuple(object_classes), class_map=dict(det.class_map),
                    unmapped_classes=str(det.unmapped_classes),
                    score_thr=float(det.score_thr), min_box_px=float(det.min_box_px),
+                   min_visible_fraction=float(det.min_visible_fraction),
                    max_persons=int(config.table.max_persons),
                    max_objects=int(config.table.max_objects),
                    batch_frames=int(det.batch_frames), tracker=config.tracker.to_dict(),
@@ -93,7 +95,8 @@ class DetectionStage:
         self.detector = Detector(settings.detector, settings.detector_backend, threads)
         self.selector = DetectionSelector(self.detector.classes, settings.object_classes,
                                           settings.class_map, settings.score_thr,
-                                          settings.min_box_px, settings.max_persons,
+                                          settings.min_box_px,
+                                          settings.min_visible_fraction, settings.max_persons,
                                           settings.max_objects, settings.unmapped_classes)
         for note in self.selector.notes:
             logger.warning("%s", note)

@@ -54,17 +54,23 @@ def class_targets(detector_classes: tuple[str, ...], object_classes: tuple[str, 
 
 def select_detections(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray,
                       targets: np.ndarray, width: int, height: int, score_thr: float,
-                      min_box_px: float, max_persons: int, max_objects: int) -> dict:
+                      min_box_px: float, min_visible_fraction: float, max_persons: int,
+                      max_objects: int) -> dict:
     """The top-scoring persons and objects of one frame, padded to fixed slot counts.
 
-    Boxes are clipped to the frame; non-finite boxes, boxes smaller than ``min_box_px`` and
-    classes the dataset does not have are dropped."""
+    Boxes are clipped to the frame; non-finite boxes, boxes smaller than ``min_box_px``,
+    boxes with less than ``min_visible_fraction`` of their area inside the frame and classes
+    the dataset does not have are dropped."""
     finite = np.isfinite(scores) & np.isfinite(boxes).all(1)
-    boxes = np.clip(np.where(np.isfinite(boxes), boxes, 0), 0, [width, height, width, height])
+    raw = np.where(np.isfinite(boxes), boxes, 0)
+    boxes = np.clip(raw, 0, [width, height, width, height])
     size_ok = ((boxes[:, 2] - boxes[:, 0]) >= min_box_px) & \
         ((boxes[:, 3] - boxes[:, 1]) >= min_box_px)
+    # A detector's boxes may reach into the padding of its input (they are clamped to the
+    # padded size, not the frame); one mostly there sits on the edge the padding made.
+    visible_ok = _area(boxes) >= min_visible_fraction * _area(raw)
     target = targets[labels]
-    keep = finite & size_ok & (scores >= score_thr) & (target != DROPPED)
+    keep = finite & size_ok & visible_ok & (scores >= score_thr) & (target != DROPPED)
     out = {}
     for kind, slots, chosen in (("person", max_persons, keep & (target == PERSON)),
                                 ("object", max_objects, keep & (target >= 0))):
@@ -81,6 +87,10 @@ def select_detections(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray,
             classes[: len(idx)] = target[idx]
             out["object_classes"] = classes
     return out
+
+
+def _area(boxes: np.ndarray) -> np.ndarray:
+    return np.maximum(boxes[:, 2] - boxes[:, 0], 0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0)
 
 
 def stack_detections(per_frame: list[dict], max_persons: int, max_objects: int) -> dict:
@@ -105,14 +115,16 @@ class DetectionSelector:
 
     def __init__(self, detector_classes: tuple[str, ...], object_classes: tuple[str, ...],
                  class_map: dict[str, str], score_thr: float, min_box_px: float,
-                 max_persons: int, max_objects: int, unmapped_classes: str = "drop"):
+                 min_visible_fraction: float, max_persons: int, max_objects: int,
+                 unmapped_classes: str = "drop"):
         self.targets, self.notes = class_targets(detector_classes, object_classes, class_map,
                                                  unmapped_classes)
         self.score_thr, self.min_box_px = float(score_thr), float(min_box_px)
+        self.min_visible_fraction = float(min_visible_fraction)
         self.max_persons, self.max_objects = int(max_persons), int(max_objects)
 
     def __call__(self, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, width: int,
                  height: int) -> dict:
         return select_detections(boxes, scores, labels, self.targets, width, height,
-                                 self.score_thr, self.min_box_px, self.max_persons,
-                                 self.max_objects)
+                                 self.score_thr, self.min_box_px,
+                                 self.min_visible_fraction, self.max_persons, self.max_objects)

@@ -19,6 +19,10 @@ detector = dict(
     unmapped_classes="drop",
     score_thr=0.3,             # detections below this score are dropped before tracking
     min_box_px=2.0,            # boxes narrower or lower than this are dropped
+    # Boxes with less of their area inside the frame are dropped: the detector's boxes are
+    # clamped to its padded input, and one mostly in the padding is the padding's edge
+    # (RTMDet at 1.25x saw a "person" 3 px into a 480-px frame and 6 px past it).
+    min_visible_fraction=0.5,
     batch_frames=8,            # frames per detector call (and per pose call: their persons)
     # "onnx": the network in ONNX Runtime (exported once per weights, cached), resizing,
     # padding and the head's decoding in NumPy (single-stage RTMDet / YOLOX heads); "torch":
