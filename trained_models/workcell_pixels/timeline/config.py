@@ -16,7 +16,7 @@ decoder = dict(
             16.0,
             32.0,
         ],
-        switch_penalty=16.0,
+        switch_penalty=32.0,
         type='viterbi'),
     online=dict(
         lag_s=0.67,
