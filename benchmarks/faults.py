@@ -28,7 +28,6 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -39,6 +38,8 @@ import ray
 from ray.cluster_utils import Cluster
 from ray.util.state import list_actors
 
+from model.cluster import free_port
+
 TRAINER_RESOURCE = "trainer_node"
 TRAIN_WORKER = "RayTrainWorker"
 DATA_WORKER = "MapWorker("   # Ray Data's actor-pool workers
@@ -47,19 +48,13 @@ CHECKPOINT_SNAPSHOT = "checkpoint_manager_snapshot.json"   # Ray Train V2's, per
 COMPARED = ("train_loss", "val_top1", "val_macro_f1")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_cluster(worker_nodes: int = 2, cpus_per_node: int = 1) -> tuple[Cluster, list, str]:
     """A head and ``worker_nodes`` workers (each with one ``trainer_node``), connected to.
 
     Returns (cluster, worker nodes, dashboard URL). The runtime environment is the one
     model.cluster.init_ray gives a local instance: Ray Train's placement-group cleaner must ask
     this cluster's state API (see there)."""
-    port = _free_port()
+    port = free_port()
     cluster = Cluster(initialize_head=True, head_node_args={
         "num_cpus": cpus_per_node, "include_dashboard": True, "dashboard_host": "127.0.0.1",
         "dashboard_port": port})
@@ -286,7 +281,7 @@ def serve_replica_killed(deployment: str, frames: list[bytes], seconds: float = 
 
     from serve.app import build_app
 
-    port = _free_port()
+    port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     serve.run(build_app({}), name="workcell", route_prefix="/")
     log: list[tuple[float, int]] = []

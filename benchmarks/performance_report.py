@@ -424,6 +424,14 @@ def serving_section() -> list[str]:
     serving = _load("serving.json")
     if serving is None:
         return []
+    if "accuracy_rule" not in serving:
+        # A file of the earlier protocol (one chosen video, clients waiting for each answer):
+        # its figures are not comparable with the paced protocol's and are not shown.
+        return ["## Serving", "",
+                f"`benchmarks/results/serving.json` (commit `{serving['commit']}`) was made with "
+                "an earlier protocol than benchmarks/serving.py's paced one "
+                "(docs/benchmark-protocol.md); its figures are not shown until the benchmark "
+                "is run again.", ""]
     body = markdown(serving).splitlines()
     # One level down: the report's own sections are "##".
     body = [("#" + line) if line.startswith("#") else line for line in body]

@@ -1,31 +1,29 @@
-"""Latency and throughput of the Serve graph, driven through its real endpoint by clients that
-stream the rendered untrimmed test videos at their native frame rate.
+"""Latency, throughput and accuracy of the Serve graph, paced like cameras: every untrimmed test
+video is streamed over a WebSocket at its own frame rate, and the operator's action is scored
+in the same run.
 
-    python -m benchmarks.serving [--data data/workcell] [--videos 4] [--technique-videos 2]
+    python -m benchmarks.serving [--data data/workcell] [--rows one_stream four_streams ...]
 
-Serve runs locally on this machine (every deployment with the resources of
-model/configs/serving/workcell.py), the clients in this process, each stream one thread with
-one WebSocket (the API for continuous frames), sending frame i at i / fps and never more than
-one frame ahead of its answers (a client that falls behind sends at once). Per frame it records
-the client-observed latency (send to answer), the server's stage times and the answer.
+Serve runs locally on this machine (the deployments' resources of
+model/configs/serving/workcell.py); the clients run in this process, so on a 2-core machine
+they share the cores with the service. A row plays every untrimmed test video once, dealt
+round-robin over its concurrent streams; each stream plays its videos one after another, each
+video a stream of its own (opened, streamed, closed) as a camera would. A camera sends frame i
+at i / fps whatever the answers (a reader thread takes the answers as they come); the service
+drops what it cannot serve in time (the newest frame wins, serve/overload.py) and counts it.
 
-  * techniques: one stream, cumulative rows from plain PyTorch with every stage waited for to
-    the shipped configuration and beyond (each row adds one technique), on the first
-    ``--technique-videos`` test videos;
-  * one_stream: the shipped configuration (serve/config.yaml), ``--videos`` test videos at
-    their native rate; ``frames_per_s`` is the sustained rate of one stream sent as fast as it
-    is answered (one frame in flight), ``paced_frames_per_s`` the rate at the native pace;
-    the same stream over HTTP POST per frame for comparison;
-  * four_streams: four concurrent streams (different videos) at their native rate each.
+  * one_stream, four_streams, eight_streams: the shipped configuration, paced;
+  * unpaced: one stream sent as fast as it is answered (one frame in flight), on the first
+    ``--unpaced-videos`` videos: the maximum rate of one stream, not a camera's load;
+  * techniques: what each latency technique buys, cumulative rows from plain PyTorch with every
+    stage waited for to the shipped configuration and beyond, each paced with
+    ``--technique-streams`` concurrent streams over every test video.
 
-End-to-end accuracy next to each row: the online action the service names for the operator
-(the tracked person whose box overlaps the annotated subject's most at that frame) against the
-annotation of the frame the answer is about, over every labelled frame of the streamed videos
-(a frame never answered counts as wrong), and the most frequent frame class of the training
-videos as the trivial baseline. Nothing here is tuned on the test videos: the configurations
-were set before these runs, the shipped one from the same rows measured on the same videos
-(so its choice among the rows is not independent of them; the rows' accuracies differ by
-detection timing, not by a fitted parameter).
+Latency is client-observed, from sending a frame to receiving its answer, over the frames
+answered. The operator's frame accuracy follows benchmarks/stream_accuracy.py (the rule written
+in docs/benchmark-protocol.md), beside the trivial baseline: the most frequent frame class of the
+training videos. Rows are kept in ``--work-dir`` as they finish, so a run that stops resumes
+with the rows it lacks (only rows of the same commit and settings are reused).
 
 Writes benchmarks/results/serving.{json,md} and benchmarks/results/serving.png.
 """
@@ -34,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import threading
 import time
 from collections import Counter
@@ -45,13 +42,15 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks.environment import code_commit, environment
-from model.cluster import init_ray
+from benchmarks.stream_accuracy import delays_frames, frame_predictions, operator_answers
+from model.cluster import free_port, init_ray
 from model.datasets.splits import load_split_file
-from model.frame_path.boxes import box_iou
 from model.reports import write_report
 
 RESULTS = Path("benchmarks/results")
-FOUR = 4
+SHIPPED_ROWS = {"one_stream": 1, "four_streams": 4, "eight_streams": 8}
+# Seconds a client waits for an answer before it calls the stream failed.
+ANSWER_TIMEOUT_S = 60.0
 # Cumulative rows: (name, the serving-config overrides that make it).
 _TORCH = {"extraction_options": {"detector.backend": "torch", "pose.backend": "torch",
                                  "detector.cfg_options": {"model.test_cfg.score_thr": 0.001}},
@@ -60,7 +59,6 @@ _WAIT = {"stream.detect_every": 1, "stream.async_detection": False,
          "stream.async_recognition": False}
 _ONNX = {"extraction_options": {"detector.backend": "onnx", "pose.backend": "onnx"},
          "recognizer.backend": "onnx"}
-# The frame path's thread counts of earlier rows: every replica on one thread.
 _ONE_THREAD = {"threads.detector": 1}
 TECHNIQUES = [
     ("PyTorch, every frame detected, every stage waited for",
@@ -77,20 +75,10 @@ TECHNIQUES = [
       "stream.async_detection": True}),
     ("+ asynchronous recognition", {**_ONE_THREAD}),
     ("+ detector on two threads (shipped)", {}),
-    ("shipped + smaller detector input (320x240)",
-     {"extraction_options": {"detector.cfg_options": {
-         "model.test_cfg.score_thr": 0.3,
-         "test_dataloader.dataset.pipeline.1.scale": (320, 240)}}}),
     ("shipped + recognizer every 2nd step (4 frames)", {"stream.recognize_every": 2}),
     ("shipped + int8 recognizer (ONNX Runtime dynamic quantization)",
      {"recognizer.int8": True, "recognizer.tolerance": 0.5}),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Video:
@@ -119,170 +107,215 @@ class Video:
                               if f["index"] < len(subject) and p["track_id"] == subject[f["index"]]}
 
 
-def stream_video(url: str, video: Video, paced: bool, transport: str = "ws",
-                 http_url: str = "") -> list[dict]:
-    """One stream of ``video``: per frame {latency_ms, timings_ms, answer}."""
+def play(ws_url: str, http_url: str, video: Video, paced: bool) -> dict:
+    """Stream ``video`` once: ``paced``, frame i is sent at i / fps whatever the answers;
+    otherwise each frame goes when the one before is answered. Returns the send times, the
+    answers (with their receive times) and the wall time."""
     import httpx
     from websockets.sync.client import connect
 
-    with httpx.Client(base_url=http_url, timeout=120) as client:
-        stream = client.post("/streams", params={"fps": video.fps}).json()["stream_id"]
-        records = []
-        socket_ = connect(f"{url}/streams/{stream}/ws", max_size=None) \
-            if transport == "ws" else None
-        started = time.perf_counter()
-        for i, frame in enumerate(video.frames):
-            due = started + i / video.fps
-            if paced and time.perf_counter() < due:
-                time.sleep(due - time.perf_counter())
-            sent = time.perf_counter()
-            if socket_ is not None:
+    n = len(video.frames)
+    sent = np.full(n, np.nan)
+    replies: list[dict] = []
+    answered = threading.Event()
+    failure: list[BaseException] = []
+    with httpx.Client(base_url=http_url, timeout=ANSWER_TIMEOUT_S) as client:
+        response = client.post("/streams", params={"fps": video.fps})
+        response.raise_for_status()
+        stream = response.json()["stream_id"]
+        with connect(f"{ws_url}/streams/{stream}/ws", max_size=None) as socket_:
+            def read() -> None:
+                try:
+                    while True:
+                        reply = json.loads(socket_.recv(timeout=ANSWER_TIMEOUT_S))
+                        reply["received_s"] = time.perf_counter()
+                        replies.append(reply)
+                        answered.set()
+                        if reply.get("frame_index") == n - 1:
+                            return
+                except BaseException as exc:   # re-raised below, in the client's thread
+                    failure.append(exc)
+                    answered.set()
+
+            reader = threading.Thread(target=read, daemon=True)
+            reader.start()
+            started = time.perf_counter()
+            for i, frame in enumerate(video.frames):
+                if paced:
+                    wait = started + i / video.fps - time.perf_counter()
+                    if wait > 0:
+                        time.sleep(wait)
+                elif i:
+                    answered.wait(ANSWER_TIMEOUT_S)
+                    answered.clear()
+                if failure:
+                    break
+                sent[i] = time.perf_counter()
                 socket_.send(frame)
-                answer = json.loads(socket_.recv())
-            else:
-                answer = client.post(f"/streams/{stream}/frames", content=frame,
-                                     headers={"content-type": "image/jpeg"}).json()
-            if "error" in answer or "detail" in answer:
-                raise RuntimeError(f"{video.video_id} frame {i}: {answer}")
-            records.append({"latency_ms": (time.perf_counter() - sent) * 1e3,
-                            "timings_ms": answer["timings_ms"], "answer": answer,
-                            "sent_s": sent - started})
-        wall = time.perf_counter() - started
-        if socket_ is not None:
-            socket_.close()
+            reader.join(ANSWER_TIMEOUT_S)
+            wall = time.perf_counter() - started
         client.delete(f"/streams/{stream}")
-    for r in records:
-        r["wall_s"] = wall
-    return records
+    if failure:
+        raise RuntimeError(f"{video.video_id}: the stream failed: {failure[0]!r}")
+    errors = [r for r in replies if "error" in r]
+    return {"video": video, "sent": sent, "replies": [r for r in replies if "error" not in r],
+            "refused": len(errors), "errors": [r["error"] for r in errors[:3]], "wall_s": wall}
 
 
-def operator_predictions(video: Video, records: list[dict], classes: list[str]) -> np.ndarray:
-    """Per frame, the action the service named for the operator (-1: never answered). Answers
-    name the head's steps; a frame takes the answer about the last named frame at or before
-    it (what the online timeline says of it, as jobs.infer --online fills frames)."""
-    index = {c: i for i, c in enumerate(classes)}
-    named = np.full(len(video.frames), -1)
-    for t, record in enumerate(records):
-        truth = video.subject_boxes.get(t)
-        persons = [p for p in record["answer"]["persons"] if p["action"] is not None]
-        if truth is None or not persons:
-            continue
-        overlap = box_iou(np.array([p["box"] for p in persons]), truth)[:, 0]
-        best = int(np.argmax(overlap))
-        if overlap[best] >= 0.3:
-            named[persons[best]["about_frame"]] = index[persons[best]["action"]]
-    answered = np.flatnonzero(named >= 0)
-    if not len(answered):
-        return named
-    last = np.searchsorted(answered, np.arange(len(named)), side="right") - 1
-    return np.where(last >= 0, named[answered[np.maximum(last, 0)]], -1)
+class CpuLoad:
+    """The share of every core's time busy between start and stop (/proc/stat): service and
+    clients together."""
+
+    def __enter__(self):
+        self.start = self._times()
+        return self
+
+    def __exit__(self, *_):
+        end = self._times()
+        busy, total = end[0] - self.start[0], end[1] - self.start[1]
+        self.load = busy / total if total else 0.0
+
+    @staticmethod
+    def _times() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        idle = fields[3] + fields[4]     # idle + iowait
+        return sum(fields) - idle, sum(fields)
 
 
-def summarise(runs: list[tuple[Video, list[dict]]], classes: list[str]) -> dict:
-    """Latency percentiles, rates, mean stage times and the operator's frame accuracy."""
-    latency = np.array([r["latency_ms"] for _, records in runs for r in records])
-    stages: dict[str, list[float]] = {}
-    for _, records in runs:
-        for r in records:
-            for key, value in r["timings_ms"].items():
-                stages.setdefault(key, []).append(value)
-    frames = sum(len(records) for _, records in runs)
-    posed = [(r["timings_ms"]["pose_compute"], len(r["answer"]["persons"]))
-             for _, records in runs for r in records if "pose_compute" in r["timings_ms"]]
-    labelled = correct = 0
-    for video, records in runs:
-        predicted = operator_predictions(video, records, classes)
-        mask = video.labels >= 0
-        labelled += int(mask.sum())
-        correct += int((predicted[mask] == video.labels[mask]).sum())
-    per_video = {v.video_id: {"p50_ms": float(np.percentile([r["latency_ms"] for r in rec], 50)),
-                              "p95_ms": float(np.percentile([r["latency_ms"] for r in rec], 95)),
-                              "persons_per_frame": float(np.mean(
-                                  [len(r["answer"]["persons"]) for r in rec]))}
-                 for v, rec in runs}
-    return {"p50_ms": float(np.percentile(latency, 50)),
-            "p95_ms": float(np.percentile(latency, 95)),
-            "p99_ms": float(np.percentile(latency, 99)),
-            "max_ms": float(latency.max()),
-            "frames": frames, "videos": [v.video_id for v, _ in runs],
-            "paced_frames_per_s": frames / sum(records[0]["wall_s"] for _, records in runs),
-            # Stage times are means over the frames that ran the stage, in ms; detector and
-            # recognizer run beside later frames when asynchronous (not on the critical path).
-            "stages": {k: float(np.mean(v)) for k, v in sorted(stages.items())},
-            # The pose replica's compute per person posed (frames of one stream are posed
-            # one call each; the persons of a frame go through the network together).
-            "pose_compute_per_person_ms": float(sum(ms for ms, _ in posed) /
-                                                max(1, sum(n for _, n in posed))),
-            "stage_frames": {k: len(v) for k, v in sorted(stages.items())},
-            "frame_accuracy": correct / labelled if labelled else None,
-            "per_video": per_video}
-
-
-def concurrent(url: str, http_url: str, videos: list[Video]) -> list[tuple[Video, list[dict]]]:
-    results: dict[int, list[dict]] = {}
+def run_row(ws_url: str, http_url: str, videos: list[Video], streams: int, paced: bool
+            ) -> list[list[dict]]:
+    """Every video once, dealt round-robin over ``streams`` concurrent clients; per client
+    the plays of its videos, in order."""
+    plays: list[list[dict]] = [[] for _ in range(streams)]
     errors: list[BaseException] = []
+    bar = tqdm(total=len(videos), desc=f"{streams} stream(s)", unit="video", leave=False)
 
-    def run(i: int, video: Video) -> None:
+    def client(k: int) -> None:
         try:
-            results[i] = stream_video(url, video, paced=True, http_url=http_url)
+            for video in videos[k::streams]:
+                plays[k].append(play(ws_url, http_url, video, paced))
+                bar.update()
         except BaseException as exc:   # re-raised below, in the benchmark's thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(i, v)) for i, v in enumerate(videos)]
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(streams)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    bar.close()
     if errors:
         raise errors[0]
-    return [(videos[i], results[i]) for i in range(len(videos))]
+    return plays
+
+
+def summarise(plays: list[list[dict]], classes: list[str], majority: int, step_frames: int
+              ) -> dict:
+    """Latency percentiles, achieved rates, drops, stage times, delays and the operator's
+    frame accuracy of one row."""
+    flat = [p for stream in plays for p in stream]
+    latency, stages, delays = [], {}, []
+    sent = answered = dropped = refused = labelled = correct = baseline = 0
+    per_video = {}
+    for p in flat:
+        video, replies = p["video"], p["replies"]
+        for r in replies:
+            latency.append((r["received_s"] - p["sent"][r["frame_index"]]) * 1e3)
+            for key, value in r["timings_ms"].items():
+                stages.setdefault(key, []).append(value)
+        sent += int(np.isfinite(p["sent"]).sum())
+        answered += len(replies)
+        dropped += sum(r["dropped_frames"] for r in replies)
+        refused += p["refused"]
+        answers = operator_answers(replies, video.subject_boxes, classes)
+        delays += delays_frames(answers).tolist()
+        predicted = frame_predictions(answers, len(video.frames), step_frames)
+        mask = video.labels >= 0
+        hits = int((predicted[mask] == video.labels[mask]).sum())
+        labelled, correct = labelled + int(mask.sum()), correct + hits
+        baseline += int((video.labels[mask] == majority).sum())
+        per_video[video.video_id] = {"operator_accuracy": hits / max(1, int(mask.sum())),
+                                     "frames": len(video.frames), "answered": len(replies)}
+    rates = [sum(len(p["replies"]) for p in stream) / sum(p["wall_s"] for p in stream)
+             for stream in plays if stream]
+    latency = np.array(latency)
+    fps = flat[0]["video"].fps
+    return {"streams": len(plays), "videos": [p["video"].video_id for p in flat],
+            "frames_sent": sent, "frames_answered": answered, "dropped_frames": dropped,
+            "dropped_fraction": dropped / sent if sent else None, "refused_frames": refused,
+            "p50_ms": float(np.percentile(latency, 50)),
+            "p95_ms": float(np.percentile(latency, 95)),
+            "p99_ms": float(np.percentile(latency, 99)), "max_ms": float(latency.max()),
+            "frames_per_s_per_stream": float(np.mean(rates)),
+            "min_frames_per_s_per_stream": float(np.min(rates)),
+            # Stage times are means over the answered frames that ran the stage, in ms; the
+            # detector and recognizer run beside later frames when asynchronous.
+            "stages": {k: float(np.mean(v)) for k, v in sorted(stages.items())},
+            "stage_frames": {k: len(v) for k, v in sorted(stages.items())},
+            "median_delay_s": float(np.median(delays)) / fps if delays else None,
+            "operator_accuracy": correct / labelled if labelled else None,
+            "majority_accuracy": baseline / labelled if labelled else None,
+            "labelled_frames": labelled, "per_video": per_video}
+
+
+def measure(name: str, options: dict, streams: int, paced: bool, videos: list[Video],
+            urls: tuple[str, str], classes: list[str], majority: int, step_frames: int
+            ) -> dict:
+    from ray import serve
+
+    from serve.app import build_app
+
+    serve.run(build_app({"cfg_options": options}), name="workcell", route_prefix="/")
+    with CpuLoad() as cpu:
+        plays = run_row(*urls, videos, streams, paced)
+    return {"row": name, "cfg_options": options, "paced": paced,
+            **summarise(plays, classes, majority, step_frames), "cpu_load": cpu.load}
 
 
 def markdown(doc: dict) -> str:
-    one, four = doc["one_stream"], doc["four_streams"]
-    lines = ["# Serving latency and throughput (benchmarks/serving.py)", "",
-             f"{doc['environment']['device']}, {doc['environment']['cpu_count']} cores; Serve "
-             f"on this machine, clients streaming rendered test videos at "
-             f"{doc['fps']:g} fps over WebSockets.", "",
-             "| run | p50 ms | p95 ms | p99 ms | frames/s | operator frame accuracy |",
-             "|---|---:|---:|---:|---:|---:|",
-             f"| one stream (shipped config) | {one['p50_ms']:.1f} | {one['p95_ms']:.1f} | "
-             f"{one['p99_ms']:.1f} | {one['frames_per_s']:.1f} (sustained) | "
-             f"{one['frame_accuracy']:.3f} |",
-             f"| one stream over HTTP POST ({one['http']['videos'][0]} only) | "
-             f"{one['http']['p50_ms']:.1f} | "
-             f"{one['http']['p95_ms']:.1f} | {one['http']['p99_ms']:.1f} | "
-             f"{one['http']['paced_frames_per_s']:.1f} (paced) | "
-             f"{one['http']['frame_accuracy']:.3f} |",
-             f"| four streams | {four['p50_ms']:.1f} | {four['p95_ms']:.1f} | "
-             f"{four['p99_ms']:.1f} | {four['frames_per_s']:.1f} (all streams) | "
-             f"{four['frame_accuracy']:.3f} |",
-             f"| trivial baseline (most frequent training frame class) | | | | | "
-             f"{doc['majority_frame_accuracy']:.3f} |", "",
-             f"Target for one stream: p95 <= 50 ms ({'met' if one['p95_ms'] <= 50 else 'NOT met'}"
-             f") and >= 20 frames/s sustained "
-             f"({'met' if one['frames_per_s'] >= 20 else 'NOT met'}).", "",
-             "## What each technique buys (one stream, cumulative rows)", "",
-             "| technique | p50 ms | p95 ms | p99 ms | frames/s at native pace | "
-             "operator frame accuracy |", "|---|---:|---:|---:|---:|---:|"]
-    for row in doc["techniques"]:
-        lines.append(f"| {row['technique']} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | "
-                     f"{row['p99_ms']:.1f} | {row['paced_frames_per_s']:.1f} | "
-                     f"{row['frame_accuracy']:.3f} |")
-    lines += ["", "## Per video, one stream (shipped configuration)", "",
-              "| video | p50 ms | p95 ms | tracked persons per frame |", "|---|---:|---:|---:|"]
-    lines += [f"| {v} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['persons_per_frame']:.2f} |"
-              for v, r in one["per_video"].items()]
-    lines += ["", "## Stage times of the shipped configuration, one stream (mean ms over the "
-              "frames that ran the stage)", "", "| stage | ms | frames |", "|---|---:|---:|"]
-    lines += [f"| {k} | {v:.1f} | {one['stage_frames'][k]} |" for k, v in one["stages"].items()]
-    stages = doc["stages"]
-    lines += ["", f"The frame path's replicas: detector compute {stages['detector_compute']:.1f} "
-              f"ms per detected frame (target <= 20: "
-              f"{'met' if stages['detector_compute'] <= 20 else 'NOT met'}), pose compute "
-              f"{stages['pose_compute_per_person']:.1f} ms per person (target <= 8: "
-              f"{'met' if stages['pose_compute_per_person'] <= 8 else 'NOT met'}); commit "
-              f"`{doc['commit']}`."]
+    lines = ["# Serving: paced streams (benchmarks/serving.py)", "",
+             f"{doc['environment']['device']}, {doc['environment']['cpu_count']} cores; Serve on "
+             f"this machine, clients in the same machine streaming the {doc['test_videos']} "
+             f"untrimmed test videos over WebSockets at their {doc['fps']:g} fps (each frame "
+             f"sent on time whatever the answers; what the service cannot serve in time is "
+             f"dropped, the newest frame wins). Latency: client send to answer of the same "
+             f"frame. Operator accuracy: benchmarks/stream_accuracy.py. Commit "
+             f"`{doc['commit']}`.", "",
+             "| row | streams | p50 ms | p95 ms | p99 ms | frames/s per stream (min) | "
+             "dropped | CPU load | operator accuracy | median delay s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+
+    def line(name: str, r: dict) -> str:
+        return (f"| {name} | {r['streams']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
+                f"{r['p99_ms']:.1f} | {r['frames_per_s_per_stream']:.1f} "
+                f"({r['min_frames_per_s_per_stream']:.1f}) | {100 * r['dropped_fraction']:.1f} % "
+                f"| {100 * r['cpu_load']:.0f} % | {r['operator_accuracy']:.3f} | "
+                f"{r['median_delay_s']:.2f} |")
+
+    for key in SHIPPED_ROWS:
+        if key in doc:
+            lines.append(line(key.replace("_", " "), doc[key]))
+    lines.append(f"| trivial baseline (most frequent training frame class, "
+                 f"{doc['majority_class']}) | | | | | | | | {doc['majority_accuracy']:.3f} | |")
+    if "unpaced" in doc:
+        u = doc["unpaced"]
+        lines += ["", f"Unpaced maximum (not a camera's load): one stream sent as fast as it "
+                      f"is answered, one frame in flight, {len(u['videos'])} videos: "
+                      f"{u['frames_per_s_per_stream']:.1f} frames/s, p50 {u['p50_ms']:.1f} ms, "
+                      f"p95 {u['p95_ms']:.1f} ms."]
+    if doc.get("techniques"):
+        lines += ["", f"## What each technique buys ({doc['technique_streams']} paced streams, "
+                      "every test video, cumulative rows)", "",
+                  "| technique | streams | p50 ms | p95 ms | p99 ms | frames/s per stream (min) "
+                  "| dropped | CPU load | operator accuracy | median delay s |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [line(r["row"], r) for r in doc["techniques"]]
+    if "one_stream" in doc:
+        one = doc["one_stream"]
+        lines += ["", "## Stage times, one stream (mean ms over the answered frames that ran "
+                      "the stage)", "", "| stage | ms | frames |", "|---|---:|---:|"]
+        lines += [f"| {k} | {v:.2f} | {one['stage_frames'][k]} |"
+                  for k, v in one["stages"].items()]
     return "\n".join(lines) + "\n"
 
 
@@ -292,39 +325,61 @@ def plot(doc: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = doc["techniques"]
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    rows = [(k.replace("_", " "), doc[k]) for k in SHIPPED_ROWS if k in doc]
+    rows += [(r["row"], r) for r in doc.get("techniques", [])]
+    fig, ax = plt.subplots(figsize=(9, 0.4 * len(rows) + 1.5))
     y = np.arange(len(rows))
-    ax.barh(y - 0.2, [r["p50_ms"] for r in rows], 0.4, label="p50")
-    ax.barh(y + 0.2, [r["p95_ms"] for r in rows], 0.4, label="p95")
-    ax.axvline(50, color="k", ls="--", lw=1, label="50 ms target")
-    ax.set_yticks(y, [r["technique"][:48] for r in rows], fontsize=7)
+    ax.barh(y - 0.2, [r["p50_ms"] for _, r in rows], 0.4, label="p50")
+    ax.barh(y + 0.2, [r["p95_ms"] for _, r in rows], 0.4, label="p95")
+    ax.axvline(50, color="k", ls="--", lw=1, label="50 ms per frame")
+    ax.set_yticks(y, [name[:56] for name, _ in rows], fontsize=7)
+    ax.set_xscale("log")
     ax.invert_yaxis()
-    ax.set_xlabel("client-observed latency per frame (ms), one stream")
+    ax.set_xlabel("client-observed latency per frame (ms, log scale), paced streams")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> int:
+def train_majority(data: Path, train: list[str], classes: list[str]) -> int:
+    counts = Counter()
+    index = {c: i for i, c in enumerate(classes)}
+    for video_id in train:
+        doc = json.loads((data / "annotations" / f"{video_id}.json").read_text())
+        for s in doc["segments"]:
+            counts[index[s["label"]]] += s["end_frame"] - s["start_frame"]
+    return counts.most_common(1)[0][0]
+
+
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks.serving", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=Path("data/workcell"),
                    help="the built-in dataset (rendered videos + annotations)")
-    p.add_argument("--videos", type=int, default=4, help="test videos of the one-stream run")
-    p.add_argument("--technique-videos", type=int, default=2,
-                   help="test videos per technique row")
+    rows = [*SHIPPED_ROWS, "unpaced", "techniques"]
+    p.add_argument("--rows", nargs="+", choices=rows, default=rows, help="rows to measure")
+    p.add_argument("--unpaced-videos", type=int, default=8,
+                   help="test videos of the unpaced row (default: %(default)s)")
+    p.add_argument("--technique-streams", type=int, default=4,
+                   help="concurrent paced streams of each technique row (default: %(default)s)")
+    p.add_argument("--work-dir", type=Path, default=Path("outputs/serving_benchmark"),
+                   help="finished rows, kept for a run that resumes (default: %(default)s)")
     p.add_argument("--allow-dirty", action="store_true",
                    help="run with uncommitted code changes (recorded as <sha>+dirty)")
     p.add_argument("--out", type=Path, default=RESULTS, help="results folder")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     commit = code_commit(args.allow_dirty)
 
     from ray import serve
 
+    from model.datasets.window_dataset import seconds_to_frames
     from model.inference.ensemble import package_classes
-    from serve.app import build_app
+    from model.inference.timeline_head import load_timeline_head
     from serve.settings import load_settings
 
     settings = load_settings()
@@ -332,64 +387,55 @@ def main(argv: list[str] | None = None) -> int:
     splits = load_split_file(args.data / "splits.json")
     test = sorted(v for v, s in splits.items() if s == "test" and "_seq" in v)
     train = sorted(v for v, s in splits.items() if s == "train" and "_seq" in v)
-    needed = max(args.videos, args.technique_videos, FOUR)
-    videos = [Video(args.data, v, classes) for v in tqdm(test[:needed], desc="videos")]
-    counts = Counter()
-    for v in train:
-        counts.update(_train_labels(args.data, v, classes))
-    majority = counts.most_common(1)[0][0]
-    evaluated = np.concatenate([v.labels[:len(v.frames)] for v in videos[:args.videos]])
-    evaluated = evaluated[evaluated >= 0]
+    videos = [Video(args.data, v, classes) for v in tqdm(test, desc="encoding test videos")]
+    majority = train_majority(args.data, train, classes)
+    fps = videos[0].fps
+    step_frames = seconds_to_frames(load_timeline_head(settings.package).step_s, fps)
+    settings_key = {"commit": commit, "videos": test, "unpaced_videos": args.unpaced_videos,
+                    "technique_streams": args.technique_streams}
+    partial = args.work_dir / "rows.json"
+    done = json.loads(partial.read_text()) if partial.exists() else {}
+    if done.get("settings") != settings_key:
+        done = {"settings": settings_key, "rows": {}}
+    plan = []
+    for key, streams in SHIPPED_ROWS.items():
+        if key in args.rows:
+            plan.append((key, key, {}, streams, True, videos))
+    if "unpaced" in args.rows:
+        plan.append(("unpaced", "unpaced", {}, 1, False, videos[:args.unpaced_videos]))
+    if "techniques" in args.rows:
+        plan += [(f"technique {i}", name, options, args.technique_streams, True, videos)
+                 for i, (name, options) in enumerate(TECHNIQUES)]
 
     init_ray()
-    port = _free_port()
+    port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    url, http_url = f"ws://127.0.0.1:{port}", f"http://127.0.0.1:{port}"
-    doc = {"commit": commit, "fps": videos[0].fps, "serving_config": settings.config_file,
-           "majority_class": classes[majority],
-           "majority_frame_accuracy": float(np.mean(evaluated == majority)),
-           "techniques": []}
+    urls = (f"ws://127.0.0.1:{port}", f"http://127.0.0.1:{port}")
     try:
-        for name, options in tqdm(TECHNIQUES, desc="techniques"):
-            serve.run(build_app({"cfg_options": options}), name="workcell", route_prefix="/")
-            runs = [(v, stream_video(url, v, paced=True, http_url=http_url))
-                    for v in videos[:args.technique_videos]]
-            doc["techniques"].append({"technique": name, "cfg_options": options,
-                                      **summarise(runs, classes)})
-        serve.run(build_app({}), name="workcell", route_prefix="/")
-        one = summarise([(v, stream_video(url, v, paced=True, http_url=http_url))
-                         for v in videos[:args.videos]], classes)
-        fastest = stream_video(url, videos[0], paced=False, http_url=http_url)
-        one["frames_per_s"] = len(fastest) / fastest[0]["wall_s"]
-        one["unpaced"] = summarise([(videos[0], fastest)], classes)
-        one["http"] = summarise([(videos[0], stream_video(url, videos[0], paced=True,
-                                                           transport="http",
-                                                           http_url=http_url))], classes)
-        doc["one_stream"] = one
-        # The shipped configuration's stage means, one stream (the contract of the frame
-        # path's targets: detector and pose compute).
-        doc["stages"] = {**one["stages"],
-                         "pose_compute_per_person": one["pose_compute_per_person_ms"]}
-        runs = concurrent(url, http_url, videos[:FOUR])
-        four = summarise(runs, classes)
-        four["frames_per_s"] = four["frames"] / max(records[0]["wall_s"] for _, records in runs)
-        four["streams"] = FOUR
-        doc["four_streams"] = four
+        for key, name, options, streams, paced, chosen in tqdm(plan, desc="rows"):
+            if key in done["rows"]:
+                continue
+            done["rows"][key] = measure(name, options, streams, paced, chosen, urls, classes,
+                                        majority, step_frames)
+            args.work_dir.mkdir(parents=True, exist_ok=True)
+            partial.write_text(json.dumps(done))
     finally:
         serve.shutdown()
-    doc["environment"] = environment()
+    rows = done["rows"]
+    doc = {"commit": commit, "fps": fps, "serving_config": settings.config_file,
+           "test_videos": len(test), "majority_class": classes[majority],
+           "majority_accuracy": rows[next(iter(rows))]["majority_accuracy"] if rows else None,
+           "accuracy_rule": "benchmarks/stream_accuracy.py",
+           "technique_streams": args.technique_streams,
+           **{k: rows[k] for k in (*SHIPPED_ROWS, "unpaced") if k in rows},
+           "techniques": [rows[f"technique {i}"] for i in range(len(TECHNIQUES))
+                          if f"technique {i}" in rows],
+           "environment": environment()}
     args.out.mkdir(parents=True, exist_ok=True)
     write_report(args.out / "serving", doc, markdown(doc))
     plot(doc, args.out / "serving.png")
     print(markdown(doc))
     return 0
-
-
-def _train_labels(data: Path, video_id: str, classes: list[str]) -> list[int]:
-    index = {c: i for i, c in enumerate(classes)}
-    doc = json.loads((data / "annotations" / f"{video_id}.json").read_text())
-    return [index[s["label"]] for s in doc["segments"]
-            for _ in range(s["end_frame"] - s["start_frame"])]
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ import socket
 import ray
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -28,7 +29,7 @@ def init_ray() -> None:
         # whether the training controller still lives. Without an address it asks the newest
         # Ray instance on the machine, so a second local job (a test run, another training)
         # would make it tear down this job's workers; point it at this instance's dashboard.
-        port = _free_port()
+        port = free_port()
         dashboard = {"dashboard_host": "127.0.0.1", "dashboard_port": port}
         env_vars["RAY_API_SERVER_ADDRESS"] = f"http://127.0.0.1:{port}"
     # "local": a new instance, never the one another `ray start` on this machine left in

@@ -48,6 +48,7 @@ from model.inference.package import load_package
 from model.inference.timeline_head import TIMELINE_DIR, load_timeline_head
 from serve.deployments import Detector, PoseEstimator, Recognizer
 from serve.features import FeatureWindow, example_window, window_arrays
+from serve.overload import NewestFrame
 from serve.settings import DEFAULT_CONFIG, ServingSettings, load_settings
 from serve.stream import RequestError, StreamState
 
@@ -165,25 +166,34 @@ class ActionService:
     async def _persons(self, state: StreamState, t: int, image: np.ndarray, timings: dict):
         """The tracked persons of frame ``t``. Synchronous detection waits for the frame's
         detections; asynchronous detection starts them and goes on with the last ones that
-        arrived (the tracker takes them with the frame they were made on)."""
+        arrived (the tracker takes them with the frame they were made on). While nobody is
+        tracked there is nothing to go on with, so a frame then waits for the running
+        detection, or for its own (the first frame of a stream answers with its persons)."""
         detections, detected_at = None, t
         if not state.options["async_detection"]:
             if state.needs_detection(t):
                 detections, timings["detector_compute"], timings["detector"] = \
                     await self._detect(image)
         else:
+            nobody = not len(state.persons.ids)
             running = state.detection
-            if running is not None and running[1].done():
+            if running is not None and (running[1].done() or nobody):
                 state.detection = None
-                if running[1].exception() is None:
-                    detected_at = running[0]
+                try:
                     detections, timings["detector_compute"], timings["detector"] = \
-                        running[1].result()
+                        await running[1]
+                    detected_at = running[0]
                     timings["detection_age_frames"] = t - detected_at
-                else:   # a lost detector replica: go on tracking by keypoints, detect again
+                except RayError as exc:
+                    # A lost detector replica: go on tracking by keypoints, detect again.
                     logger.warning("stream %s: detection of frame %d failed: %s",
-                                   state.stream_id, running[0], running[1].exception())
-            if state.detection is None and state.needs_detection(t):
+                                   state.stream_id, running[0], exc)
+            if nobody and (detections is None or not int(detections["num_persons"])):
+                detections, timings["detector_compute"], timings["detector"] = \
+                    await self._detect(image)
+                detected_at = t
+                timings.pop("detection_age_frames", None)
+            elif state.detection is None and state.needs_detection(t):
                 state.detection = (t, asyncio.ensure_future(self._detect(image)))
         mark = time.perf_counter()
         persons = state.track(detected_at, image, detections)
@@ -219,7 +229,11 @@ class ActionService:
         timings["timeline"] = (time.perf_counter() - mark) * 1e3
 
     async def _frame(self, stream_id: str, data: bytes, content_type: str | None,
-                     frame_index: int | None, with_poses: bool, with_objects: bool) -> dict:
+                     frame_index: int | None, with_poses: bool, with_objects: bool,
+                     hold_missing: bool = False) -> dict:
+        """One frame through the stream. ``hold_missing``: the frames between the stream's
+        next one and ``frame_index`` were dropped (a socket's newest frame won) and are held,
+        not refused."""
         started = time.perf_counter()
         state = self._stream(stream_id)
         image = decode_image(data, content_type, self.settings.limits)
@@ -227,6 +241,11 @@ class ActionService:
         async with state.lock:
             if self.streams.get(stream_id) is not state:
                 raise RequestError(404, f"stream {stream_id!r} was closed")
+            dropped = 0
+            while hold_missing and state.next_frame < frame_index:
+                await self._collect_recognition(state, timings)
+                state.hold(state.next_frame)
+                dropped += 1
             t = state.begin(frame_index, image)
             persons = await self._persons(state, t, image, timings)
             if len(persons.ids):
@@ -246,7 +265,7 @@ class ActionService:
                     self._embed([s for samples in pending.values() for s in samples])))
                 if not state.options["async_recognition"]:
                     await self._collect_recognition(state, timings, wait=True)
-            answer = state.answer(t, with_poses, with_objects)
+            answer = state.answer(t, with_poses, with_objects, dropped)
         timings["server"] = (time.perf_counter() - started) * 1e3
         answer["timings_ms"] = {k: round(v, 2) for k, v in timings.items()}
         return answer
@@ -268,20 +287,53 @@ class ActionService:
     @app.websocket("/streams/{stream_id}/ws")
     async def stream_socket(self, websocket: WebSocket, stream_id: str,
                             poses: bool = False, objects: bool = False) -> None:
-        """Binary messages, one JPEG/PNG frame each, answered in order with the JSON of the
-        frames endpoint (a refused frame gets {"error", "status"} and the socket stays
-        open)."""
+        """Binary messages, one JPEG/PNG frame each, numbered 0, 1, ... in the order they
+        arrive. Each frame answered gets the JSON of the frames endpoint; when frames arrive
+        faster than they are answered the newest wins and the others are dropped, held in the
+        stream's time and counted in the next answer (``dropped_frames``), see
+        serve/overload.py. A refused frame gets {"error", "status", "frame_index"} and the
+        socket stays open."""
         await websocket.accept()
+        inbox = NewestFrame()
+        reader = asyncio.ensure_future(self._read_socket(websocket, inbox))
         try:
             while True:
-                data = await websocket.receive_bytes()
+                notices, frame = await inbox.take()
+                for notice in notices:
+                    await websocket.send_text(json.dumps(notice))
+                if frame is None:
+                    if inbox.closed:
+                        return
+                    continue
+                index, data = frame
                 try:
-                    answer = await self._frame(stream_id, data, None, None, poses, objects)
+                    answer = await self._frame(stream_id, data, None, index, poses, objects,
+                                               hold_missing=True)
                 except RequestError as exc:
-                    answer = {"error": str(exc), "status": exc.status}
+                    answer = {"error": str(exc), "status": exc.status, "frame_index": index}
                 await websocket.send_text(json.dumps(answer))
         except WebSocketDisconnect:
             return
+        finally:
+            reader.cancel()
+
+    @staticmethod
+    async def _read_socket(websocket: WebSocket, inbox: NewestFrame) -> None:
+        """Take every message as it arrives (the answering task may be busy) until the
+        client goes."""
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                if message.get("bytes") is not None:
+                    inbox.put_frame(message["bytes"])
+                else:
+                    inbox.put_notice({"error": "a frame is one binary message (the JPEG or "
+                                               "PNG bytes); a text message is not a frame",
+                                      "status": 400})
+        finally:
+            inbox.close()
 
     # -- whole clips and precomputed features ----------------------------------------------
     @app.post("/clip")

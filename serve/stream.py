@@ -141,6 +141,19 @@ class StreamState:
                 pending[tid] = samples
         return pending
 
+    def hold(self, t: int) -> None:
+        """Frame ``t`` was dropped (the overload policy: the newest frame wins): every
+        timeline repeats the last row for it, so that the stream keeps its time, and no model
+        runs. The caller completes a step the timelines wait for first (``step_blocked``)."""
+        if t != self.next_frame:
+            raise RuntimeError(f"stream {self.stream_id!r}: held frame {t}, the next frame is "
+                               f"{self.next_frame}")
+        self.next_frame = t + 1
+        if self.row is None:     # nothing processed yet: nothing to repeat
+            return
+        for tid, person in self.timelines.items():
+            person.timeline.add_row(self.row, subject=tid, held=True)
+
     def step_blocked(self) -> bool:
         """Whether the next frame is a step of a timeline still waiting for its last one."""
         return any(p.timeline.waiting_frame is not None and p.timeline.next_is_step
@@ -174,8 +187,10 @@ class StreamState:
         fill_frame(arrays, 0, frame, persons.ids, objects["ids"])
         return arrays
 
-    def answer(self, t: int, with_poses: bool, with_objects: bool) -> dict:
-        """The latest action of every person tracked in frame ``t``."""
+    def answer(self, t: int, with_poses: bool, with_objects: bool, dropped: int = 0) -> dict:
+        """The latest action of every person tracked in frame ``t``: the frame it names
+        (``about_frame``) and how long before frame ``t`` that is (``delay_s``);
+        ``dropped``: the frames dropped since the last answer (held, never processed)."""
         classes = self.settings.action_classes
         persons = []
         for p, tid in enumerate(self.persons.ids.tolist()):
@@ -185,13 +200,16 @@ class StreamState:
                       "score": None if label is None else round(float(belief[label]), 4),
                       "about_frame": None if about is None
                       else self.timelines[tid].first_frame + about,
+                      "delay_s": None if about is None
+                      else round((t - self.timelines[tid].first_frame - about) / self.fps, 3),
                       "scores": None if belief is None
                       else dict(zip(classes, np.round(belief, 4).tolist(), strict=True))}
             if with_poses:
                 person["keypoints"] = self.persons.keypoints[p].round(1).tolist()
                 person["keypoint_scores"] = self.persons.keypoint_scores[p].round(3).tolist()
             persons.append(person)
-        doc = {"stream_id": self.stream_id, "frame_index": t, "persons": persons}
+        doc = {"stream_id": self.stream_id, "frame_index": t, "dropped_frames": dropped,
+               "persons": persons}
         if with_objects:
             names = self.settings.object_classes
             doc["objects"] = [{"track_id": int(i), "label": names[int(c)],

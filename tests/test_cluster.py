@@ -13,7 +13,7 @@ import pytest
 import ray
 
 from benchmarks import faults
-from model.cluster import init_ray
+from model.cluster import free_port, init_ray
 
 pytestmark = pytest.mark.slow
 
@@ -84,7 +84,7 @@ def test_ray_job_submit_to_a_local_head(workcell_table, tmp_path):
     refused without RAY_AUTH_MODE=token, run with it."""
     # Ports of its own: the session's local Ray instance holds the default agent ports, and
     # a head whose job agent cannot bind answers "No available agent to submit job".
-    port, dashboard_port, *agent_ports = (faults._free_port() for _ in range(6))
+    port, dashboard_port, *agent_ports = (free_port() for _ in range(6))
     env = {k: v for k, v in os.environ.items()
            if k not in ("RAY_ADDRESS", "RAY_AUTH_MODE")}
     head = subprocess.Popen(

@@ -6,7 +6,7 @@ a restarted replica, and the shipped (asynchronous, strided) configuration."""
 
 import json
 import math
-import socket
+import threading
 import time
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from ray import serve
 from websockets.sync.client import connect
 
 from jobs import extract, infer
+from model.cluster import free_port
 from model.datasets.feature_table import tensor_column, write_split_file
 from model.datasets.frame_rows import FrameArrays
 from model.inference.ensemble import combine, load_members, predict_members
@@ -39,12 +40,6 @@ EXACT = {"stream.detect_every": 1, "stream.async_detection": False,
 # Runtime here and in PyTorch in jobs.infer (outputs equal to ~1e-5, not bit for bit).
 MIN_AGREEMENT = 0.95
 OBJECTS = ("part", "box", "scanner", "screwdriver", "power_drill", "wrench", "hammer", "cup")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +77,7 @@ def reference(clip, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def service(ray_local):
-    port = _free_port()
+    port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     serve.run(build_app({"cfg_options": EXACT}), name="workcell", route_prefix="/")
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
@@ -325,17 +320,57 @@ def test_two_streams_do_not_mix_state(service, clip, rendered):
 
 
 def test_the_websocket_answers_every_frame_in_order(service, clip):
+    """Frames sent one at a time, each after the last one's answer: every frame is answered,
+    none dropped; a broken frame and a text message each get an error and the socket stays
+    open."""
     client, port = service
     stream = _open(client)
+    answers = []
     with connect(f"ws://127.0.0.1:{port}/streams/{stream}/ws?poses=true") as ws:
-        for frame in clip[1][:10]:
-            ws.send(frame)
-        ws.send(b"garbage")
-        ws.send(clip[1][10])
-        answers = [json.loads(ws.recv()) for _ in range(12)]
-    assert [a.get("frame_index") for a in answers] == [*range(10), None, 10]
+        for message in [*clip[1][:10], b"garbage", "a text message", clip[1][10]]:
+            ws.send(message)
+            answers.append(json.loads(ws.recv()))
+    assert [a.get("frame_index") for a in answers] == [*range(10), 10, None, 11]
     assert answers[10]["status"] == 400 and "not a JPEG or PNG" in answers[10]["error"]
+    assert answers[11]["status"] == 400 and "binary message" in answers[11]["error"]
+    # The broken frame 10 was held: frame 11 counts it.
+    assert [a.get("dropped_frames") for a in answers] == [0] * 10 + [None, None, 1]
     assert all("keypoints" in p for a in answers[:10] for p in a["persons"])
+
+
+def test_a_client_faster_than_the_service_gets_its_newest_frames_answered(service, clip):
+    """A camera at 4x the stream's rate: frames the service cannot take in time are dropped
+    (the newest wins) and counted, every frame is either answered or counted, the last one is
+    answered, and no answer waits behind a queue of older frames."""
+    client, port = service
+    stream = _open(client)
+    frames = clip[1]
+    sent, answers = {}, []
+    with connect(f"ws://127.0.0.1:{port}/streams/{stream}/ws") as ws:
+        def read():
+            while True:
+                answer = json.loads(ws.recv(timeout=120))
+                answer["received"] = time.perf_counter()
+                answers.append(answer)
+                if answer["frame_index"] == len(frames) - 1:
+                    return
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        start = time.perf_counter()
+        for i, frame in enumerate(frames):
+            time.sleep(max(0.0, start + i / 60 - time.perf_counter()))
+            sent[i] = time.perf_counter()
+            ws.send(frame)
+        reader.join(120)
+    indices = [a["frame_index"] for a in answers]
+    assert indices == sorted(set(indices)) and indices[-1] == len(frames) - 1
+    assert len(answers) < len(frames)
+    assert len(answers) + sum(a["dropped_frames"] for a in answers) == len(frames)
+    # An answer waits at most for the frame being served before it: its latency is bounded by
+    # the service's own time per frame, not by how many frames came before it.
+    slowest = max(a["timings_ms"]["server"] for a in answers) / 1e3
+    assert all(a["received"] - sent[a["frame_index"]] < 3 * slowest + 0.25 for a in answers)
 
 
 def test_an_idle_stream_is_evicted(service, clip):
@@ -431,8 +466,9 @@ def test_the_shipped_configuration_streams_over_a_websocket(service, clip, rende
             ws.send(frame)
             answers.append(json.loads(ws.recv()))
     assert [a.get("frame_index") for a in answers] == list(range(FRAMES)), answers[-1]
-    # Sent as fast as answered, the first frames come before the first detection is back.
-    assert sum(bool(a["persons"]) for a in answers) > FRAMES - 15
+    # While nobody is tracked a frame waits for a detection: the first frame has its person.
+    assert answers[0]["persons"] and "detector" in answers[0]["timings_ms"]
+    assert sum(bool(a["persons"]) for a in answers) >= FRAMES - 2
     # Detections arrive on some frames only (every third is detected, none waited for).
     assert 5 < sum("detection_age_frames" in a["timings_ms"] for a in answers) < FRAMES // 2
     # A second person was tracked beside the first (their timelines step on different

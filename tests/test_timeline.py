@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 import pytest
 import torch
 from mmaction.datasets.transforms import UniformSampleFrames
+from mmengine.dataset import pseudo_collate
 
 from jobs import evaluate, train_timeline
 from model.builders import build_dataset, load_config
@@ -21,7 +22,7 @@ from model.evaluation.timeline import subject_only_copy, untrimmed_videos
 from model.inference.online import OnlineTimeline
 from model.inference.package import load_package
 from model.inference.step_cache import step_features
-from model.inference.step_features import video_step_features, window_step_features
+from model.inference.step_features import embed, video_step_features, window_step_features
 from model.inference.timeline_head import TIMELINE_DIR, load_timeline_head, step_probs
 from model.networks.ms_tcn import CausalTCNStream, MultiStageTCN
 from model.transforms.temporal import CausalSampleFrames
@@ -168,6 +169,36 @@ def test_online_mode_never_reads_a_future_frame(head_package, workcell_table, tm
     answered = int(prefix.steps[prefix.steps + stream.lag_frames < cut][-1]) + stream.step
     assert answered > cut // 2
     assert (head.online_timeline(prefix)[0][:answered] == batch_labels[:answered]).all()
+
+
+def test_a_held_frame_keeps_the_streams_time_without_running_the_recognizer(head_package,
+                                                                            workcell_table):
+    """A dropped frame of a live stream is held (the last row again): no recognizer input is
+    asked for, its step reuses the last features, and the answers keep naming frames of the
+    stream's own numbering."""
+    folder, _ = head_package
+    package, head = load_package(folder), load_timeline_head(folder)
+    video = untrimmed_videos(workcell_table, "test")[0]
+    rows, _ = read_feature_table(workcell_table, splits=["test"])
+    rows = FrameArrays.from_table(rows.filter(pc.equal(rows.column("video_id"), video)))
+    plain = OnlineTimeline(package, head, fps=rows.fps)
+    held = OnlineTimeline(package, head, fps=rows.fps)
+    dropped = range(40, 40 + 3 * plain.step)       # three steps' frames
+    recognized = 0
+    for t in range(60):
+        plain.push(rows, t)
+        if t in dropped:    # the last processed frame's row again
+            assert held.add_row(rows, dropped[0] - 1, held=True) is None
+        else:
+            samples = held.add_row(rows, t)
+            if samples is not None:
+                recognized += 1
+                held.complete(embed(package.model, pseudo_collate(samples))[0])
+        if t < dropped[0]:
+            assert held.answer[:2] == plain.answer[:2]
+    assert recognized == plain.steps_seen - 3
+    assert held.frames_seen == plain.frames_seen == 60
+    assert held.answer[0] == plain.answer[0] == 60 - 2 - plain.lag_frames   # the newest step
 
 
 def test_step_features_of_rows_in_memory_are_the_datasets(head_package, workcell_table):

@@ -79,12 +79,16 @@ class OnlineTimeline:
         """Whether the next frame is a step of the head."""
         return self.frames_seen % self.step == 0
 
-    def add_row(self, row: FrameArrays, t: int = 0, subject: int | None = None
-                ) -> list[dict] | None:
+    def add_row(self, row: FrameArrays, t: int = 0, subject: int | None = None,
+                held: bool = False) -> list[dict] | None:
         """Buffer row ``t`` of ``row`` (its ``subject_track_id``, or ``subject`` when given:
         the person this timeline follows). At a step that runs the recognizer: its input
         samples, to embed and hand to ``complete`` before the next step's ``add_row``;
-        otherwise None."""
+        otherwise None.
+
+        ``held``: the row stands in for a frame that was never processed (a stream's dropped
+        frame repeats the last row, so that the timeline keeps the stream's time); its step
+        reuses the last features instead of running the recognizer."""
         if self.next_is_step and self.waiting_frame is not None:
             raise RuntimeError(f"step at frame {self.waiting_frame} was not completed")
         if self.rows is None:
@@ -97,8 +101,11 @@ class OnlineTimeline:
         if frame % self.step:
             return None
         self.steps_seen += 1
-        if (self.steps_seen - 1) % self.recognize_every and self.last_feature is not None:
+        reuse = held or (self.steps_seen - 1) % self.recognize_every
+        if reuse and self.last_feature is not None:
             self._advance(frame, self.last_feature)
+            return None
+        if held:    # nothing recognised yet: the step has no features to reuse
             return None
         self.waiting_frame = frame
         return self._samples()
