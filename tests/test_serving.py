@@ -475,3 +475,27 @@ def test_the_shipped_configuration_streams_over_a_websocket(service, clip, rende
     # frames), and every frame was answered.
     assert max(len(a["persons"]) for a in answers) == 2
     assert all(p["action"] for p in answers[-1]["persons"])
+
+
+def test_the_serving_benchmark_plays_a_paced_stream_and_scores_it(service, rendered):
+    """benchmarks/serving.py's client and summary against the running service: a test
+    sequence paced at its frame rate, every frame accounted for (answered or dropped), the
+    latency and accuracy figures of the row computed from the answers."""
+    from benchmarks import serving as bench
+    from model.inference.ensemble import package_classes
+
+    client, port = service
+    classes, _ = package_classes(PACKAGE)
+    video_id = next((rendered / "videos").glob("*_seq000.mp4")).stem
+    video = bench.Video(rendered, video_id, classes)
+    video.frames, video.labels = video.frames[:FRAMES], video.labels[:FRAMES]
+    played = bench.play(f"ws://127.0.0.1:{port}", f"http://127.0.0.1:{port}", video,
+                        paced=True)
+    assert played["wall_s"] >= (FRAMES - 1) / video.fps
+    row = bench.summarise([[played]], classes, majority=0, step_frames=2)
+    assert row["frames_sent"] == FRAMES and row["refused_frames"] == 0
+    assert row["frames_answered"] + row["dropped_frames"] == FRAMES
+    assert row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"] <= row["max_ms"]
+    assert 0 < row["frames_per_s_per_stream"] <= video.fps + 0.5
+    assert 0.0 <= row["operator_accuracy"] <= 1.0 and row["labelled_frames"] > FRAMES // 2
+    assert row["majority_accuracy"] == pytest.approx(np.mean(video.labels[video.labels >= 0] == 0))
