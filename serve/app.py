@@ -299,11 +299,11 @@ class ActionService:
         try:
             while True:
                 notices, frame = await inbox.take()
+                if inbox.closed:    # the client went: nobody to answer
+                    return
                 for notice in notices:
                     await websocket.send_text(json.dumps(notice))
                 if frame is None:
-                    if inbox.closed:
-                        return
                     continue
                 index, data = frame
                 try:

@@ -39,8 +39,8 @@ class NewestFrame:
         self._ready.set()
 
     async def take(self) -> tuple[list[dict], tuple[int, bytes] | None]:
-        """Wait for something to answer: (notices, (frame number, bytes) or None). Both are
-        empty only once the socket is closed and everything was taken."""
+        """Wait for something to answer: (notices, (frame number, bytes) or None); returns
+        at once when the socket is closed."""
         while not (self._frame or self._notices or self.closed):
             self._ready.clear()
             await self._ready.wait()
