@@ -297,6 +297,7 @@ def markdown(doc: dict) -> str:
             lines.append(line(key.replace("_", " "), doc[key]))
     lines.append(f"| trivial baseline (most frequent training frame class, "
                  f"{doc['majority_class']}) | | | | | | | | {doc['majority_accuracy']:.3f} | |")
+    lines += ["", *target_lines(doc)]
     if "unpaced" in doc:
         u = doc["unpaced"]
         lines += ["", f"Unpaced maximum (not a camera's load): one stream sent as fast as it "
@@ -317,6 +318,27 @@ def markdown(doc: dict) -> str:
         lines += [f"| {k} | {v:.2f} | {one['stage_frames'][k]} |"
                   for k, v in one["stages"].items()]
     return "\n".join(lines) + "\n"
+
+
+# The service's targets on this 2-core machine: (row, key, bound, "max" or "min").
+TARGETS = [("one_stream", "p95_ms", 40.0, "max"), ("one_stream", "p99_ms", 60.0, "max"),
+           ("one_stream", "dropped_fraction", 0.01, "max"),
+           ("one_stream", "operator_accuracy", 0.80, "min"),
+           ("four_streams", "min_frames_per_s_per_stream", 14.5, "min"),
+           ("four_streams", "p95_ms", 80.0, "max"),
+           ("four_streams", "operator_accuracy", 0.78, "min")]
+
+
+def target_lines(doc: dict) -> list[str]:
+    out = []
+    for row, key, bound, kind in TARGETS:
+        if row not in doc:
+            continue
+        value = doc[row][key]
+        met = value <= bound if kind == "max" else value >= bound
+        out.append(f"- {row.replace('_', ' ')}: {key} {value:.3f} "
+                   f"({'<=' if kind == 'max' else '>='} {bound:g}: {'met' if met else 'NOT met'})")
+    return ["Targets:", "", *out] if out else []
 
 
 def plot(doc: dict, path: Path) -> None:
