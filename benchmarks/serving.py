@@ -214,7 +214,7 @@ def summarise(plays: list[list[dict]], classes: list[str], majority: int, step_f
     """Latency percentiles, achieved rates, drops, stage times, delays and the operator's
     frame accuracy of one row."""
     flat = [p for stream in plays for p in stream]
-    latency, stages, delays = [], {}, []
+    latency, stages, delays, ages = [], {}, [], []
     sent = answered = dropped = refused = labelled = correct = baseline = 0
     per_video = {}
     for p in flat:
@@ -222,7 +222,10 @@ def summarise(plays: list[list[dict]], classes: list[str], majority: int, step_f
         for r in replies:
             latency.append((r["received_s"] - p["sent"][r["frame_index"]]) * 1e3)
             for key, value in r["timings_ms"].items():
-                stages.setdefault(key, []).append(value)
+                if key != "detection_age_frames":     # frames, not ms: reported on its own
+                    stages.setdefault(key, []).append(value)
+            if "detection_age_frames" in r["timings_ms"]:
+                ages.append(r["timings_ms"]["detection_age_frames"])
         sent += int(np.isfinite(p["sent"]).sum())
         answered += len(replies)
         dropped += sum(r["dropped_frames"] for r in replies)
@@ -252,6 +255,8 @@ def summarise(plays: list[list[dict]], classes: list[str], majority: int, step_f
             # detector and recognizer run beside later frames when asynchronous.
             "stages": {k: float(np.mean(v)) for k, v in sorted(stages.items())},
             "stage_frames": {k: len(v) for k, v in sorted(stages.items())},
+            # How many frames old an asynchronous detection is when the tracker takes it.
+            "mean_detection_age_frames": float(np.mean(ages)) if ages else None,
             "median_delay_s": float(np.median(delays)) / fps if delays else None,
             "operator_accuracy": correct / labelled if labelled else None,
             "majority_accuracy": baseline / labelled if labelled else None,
