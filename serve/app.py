@@ -287,13 +287,17 @@ class ActionService:
     @app.websocket("/streams/{stream_id}/ws")
     async def stream_socket(self, websocket: WebSocket, stream_id: str,
                             poses: bool = False, objects: bool = False) -> None:
-        """Binary messages, one JPEG/PNG frame each, numbered 0, 1, ... in the order they
-        arrive. Each frame answered gets the JSON of the frames endpoint; when frames arrive
-        faster than they are answered the newest wins and the others are dropped, held in the
-        stream's time and counted in the next answer (``dropped_frames``), see
+        """Binary messages, one JPEG/PNG frame each, numbered in the order they arrive from
+        the stream's next frame on. Each frame answered gets the JSON of the frames endpoint;
+        when frames arrive faster than they are answered the newest wins and the others are
+        dropped, held in the stream's time and counted in the next answer (``dropped_frames``), see
         serve/overload.py. A refused frame gets {"error", "status", "frame_index"} and the
         socket stays open."""
         await websocket.accept()
+        # A socket numbers its frames from the stream's next one: a client that connects
+        # again goes on where the stream is.
+        state = self.streams.get(stream_id)
+        first = state.next_frame if state is not None else 0
         inbox = NewestFrame()
         reader = asyncio.ensure_future(self._read_socket(websocket, inbox))
         try:
@@ -306,6 +310,7 @@ class ActionService:
                 if frame is None:
                     continue
                 index, data = frame
+                index += first
                 try:
                     answer = await self._frame(stream_id, data, None, index, poses, objects,
                                                hold_missing=True)

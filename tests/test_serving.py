@@ -335,6 +335,11 @@ def test_the_websocket_answers_every_frame_in_order(service, clip):
     assert answers[11]["status"] == 400 and "binary message" in answers[11]["error"]
     # The broken frame 10 was held: frame 11 counts it.
     assert [a.get("dropped_frames") for a in answers] == [0] * 10 + [None, None, 1]
+    # A client that connects again goes on where the stream is.
+    with connect(f"ws://127.0.0.1:{port}/streams/{stream}/ws") as ws:
+        ws.send(clip[1][12])
+        again = json.loads(ws.recv())
+    assert (again["frame_index"], again["dropped_frames"]) == (12, 0)
     assert all("keypoints" in p for a in answers[:10] for p in a["persons"])
 
 
