@@ -266,11 +266,7 @@ def summarise(plays: list[list[dict]], classes: list[str], majority: int, step_f
 def measure(name: str, options: dict, streams: int, paced: bool, videos: list[Video],
             urls: tuple[str, str], classes: list[str], majority: int, step_frames: int
             ) -> dict:
-    from ray import serve
-
-    from serve.app import build_app
-
-    serve.run(build_app({"cfg_options": options}), name="workcell", route_prefix="/")
+    """One row on the application deployed with ``options``."""
     with CpuLoad() as cpu:
         plays = run_row(*urls, videos, streams, paced)
     return {"row": name, "cfg_options": options, "paced": paced,
@@ -407,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     from model.datasets.window_dataset import seconds_to_frames
     from model.inference.ensemble import package_classes
     from model.inference.timeline_head import load_timeline_head
+    from serve.app import build_app
     from serve.settings import load_settings
 
     settings = load_settings()
@@ -438,10 +435,15 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     urls = (f"ws://127.0.0.1:{port}", f"http://127.0.0.1:{port}")
+    deployed = None
     try:
         for key, name, options, streams, paced, chosen in tqdm(plan, desc="rows"):
             if key in done["rows"]:
                 continue
+            if options != deployed:     # the shipped rows share one deployment
+                serve.run(build_app({"cfg_options": options}), name="workcell",
+                          route_prefix="/")
+                deployed = options
             done["rows"][key] = measure(name, options, streams, paced, chosen, urls, classes,
                                         majority, step_frames)
             args.work_dir.mkdir(parents=True, exist_ok=True)

@@ -244,7 +244,7 @@ class ActionService:
             dropped = 0
             while hold_missing and state.next_frame < frame_index:
                 await self._collect_recognition(state, timings)
-                state.hold(state.next_frame)
+                state.hold()
                 dropped += 1
             t = state.begin(frame_index, image)
             persons = await self._persons(state, t, image, timings)

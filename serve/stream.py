@@ -141,14 +141,11 @@ class StreamState:
                 pending[tid] = samples
         return pending
 
-    def hold(self, t: int) -> None:
-        """Frame ``t`` was dropped (the overload policy: the newest frame wins): every
+    def hold(self) -> None:
+        """The next frame was dropped (the overload policy: the newest frame wins): every
         timeline repeats the last row for it, so that the stream keeps its time, and no model
         runs. The caller completes a step the timelines wait for first (``step_blocked``)."""
-        if t != self.next_frame:
-            raise RuntimeError(f"stream {self.stream_id!r}: held frame {t}, the next frame is "
-                               f"{self.next_frame}")
-        self.next_frame = t + 1
+        self.next_frame += 1
         if self.row is None:     # nothing processed yet: nothing to repeat
             return
         for tid, person in self.timelines.items():
