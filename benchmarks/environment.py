@@ -30,17 +30,23 @@ def environment() -> dict:
     }
 
 
+# Results and reports: not code. Committing them does not change the code a run measures.
+NOT_CODE = ("benchmarks/results/", "docs/")
+
+
 def code_commit(allow_dirty: bool = False) -> str:
-    """The commit the benchmark's code is at. Every row of a results file must come from one
-    commit, so uncommitted changes to anything but results and reports refuse the run
-    (``allow_dirty``: record them as "<sha>+dirty" instead, for trial runs)."""
+    """The commit of the code the benchmark runs: the last commit that changed anything but
+    results and reports (so that a resumable run keeps its rows while the reports of its
+    finished rows are committed). Every row of a results file must come from one commit, so
+    uncommitted changes to code refuse the run (``allow_dirty``: record them as
+    "<sha>+dirty" instead, for trial runs)."""
     root = Path(__file__).parents[1]
-    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                         text=True, check=True).stdout.strip()
+    sha = subprocess.run(["git", "log", "-1", "--format=%H", "--", ".",
+                          *(f":(exclude){path}" for path in NOT_CODE)],
+                         cwd=root, capture_output=True, text=True, check=True).stdout.strip()
     status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
                             cwd=root, capture_output=True, text=True, check=True).stdout
-    changed = [line[3:] for line in status.splitlines()
-               if not line[3:].startswith(("benchmarks/results/", "docs/"))]
+    changed = [line[3:] for line in status.splitlines() if not line[3:].startswith(NOT_CODE)]
     if not changed:
         return sha
     if not allow_dirty:

@@ -275,7 +275,9 @@ def serve_replica_killed(deployment: str, frames: list[bytes], seconds: float = 
                          kill_after_s: float = 10.0) -> dict:
     """The shipped Serve application with one client POSTing frames back to back; the
     ``deployment`` replica killed after ``kill_after_s``. Failure rate while it is down, and
-    the recovery time: from the kill to the first answered frame after the last failure."""
+    the recovery time: from the kill to the first answered frame after the last failure. The
+    PoseEstimator deployment exists with ``pose_placement="deployment"`` only (shipped: the
+    pose model runs in the ingress), which its row uses."""
     import httpx
     from ray import serve
 
@@ -283,7 +285,8 @@ def serve_replica_killed(deployment: str, frames: list[bytes], seconds: float = 
 
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    serve.run(build_app({}), name="workcell", route_prefix="/")
+    options = {"pose_placement": "deployment"} if deployment == "PoseEstimator" else {}
+    serve.run(build_app({"cfg_options": options}), name="workcell", route_prefix="/")
     log: list[tuple[float, int]] = []
     killed_at = None
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:

@@ -60,21 +60,32 @@ _WAIT = {"stream.detect_every": 1, "stream.async_detection": False,
 _ONNX = {"extraction_options": {"detector.backend": "onnx", "pose.backend": "onnx"},
          "recognizer.backend": "onnx"}
 _ONE_THREAD = {"threads.detector": 1}
+# What the rows before the serving process changes had: the pose model in its own deployment,
+# Serve's access log on, the detector at the ingress's priority.
+_PLAIN_SERVE = {"pose_placement": "deployment", "niceness.detector": 0,
+                **{f"deployments.{d}.logging_config.enable_access_log": True
+                   for d in ("ActionService", "Detector", "PoseEstimator", "Recognizer")}}
+
+
 TECHNIQUES = [
     ("PyTorch, every frame detected, every stage waited for",
-     {**_TORCH, **_WAIT, **_ONE_THREAD}),
+     {**_PLAIN_SERVE, **_TORCH, **_WAIT, **_ONE_THREAD}),
     ("+ detector NMS only over boxes above the tracker's threshold (exact)",
-     {**_TORCH, "extraction_options": {"detector.backend": "torch", "pose.backend": "torch"},
+     {**_PLAIN_SERVE, **_TORCH,
+      "extraction_options": {"detector.backend": "torch", "pose.backend": "torch"},
       **_WAIT, **_ONE_THREAD}),
     ("+ ONNX Runtime networks, NumPy pre- and post-processing (the frame path)",
-     {**_ONNX, **_WAIT, **_ONE_THREAD}),
+     {**_PLAIN_SERVE, **_ONNX, **_WAIT, **_ONE_THREAD}),
     ("+ detection every 3rd frame, keypoint tracking between",
-     {**_ONNX, **_WAIT, **_ONE_THREAD, "stream.detect_every": 3}),
+     {**_PLAIN_SERVE, **_ONNX, **_WAIT, **_ONE_THREAD, "stream.detect_every": 3}),
     ("+ asynchronous detection (off the frame's critical path)",
-     {**_ONNX, **_WAIT, **_ONE_THREAD, "stream.detect_every": 3,
+     {**_PLAIN_SERVE, **_ONNX, **_WAIT, **_ONE_THREAD, "stream.detect_every": 3,
       "stream.async_detection": True}),
-    ("+ asynchronous recognition", {**_ONE_THREAD}),
-    ("+ detector on two threads (shipped)", {}),
+    ("+ asynchronous recognition", {**_PLAIN_SERVE, **_ONE_THREAD}),
+    ("+ detector on two threads", {**_PLAIN_SERVE}),
+    ("+ no access log line per call, detector at a lower CPU priority",
+     {"pose_placement": "deployment"}),
+    ("+ pose model in the ingress process, no handle call per frame (shipped)", {}),
     ("shipped + recognizer every 2nd step (4 frames)", {"stream.recognize_every": 2}),
     ("shipped + int8 recognizer (ONNX Runtime dynamic quantization)",
      {"recognizer.int8": True, "recognizer.tolerance": 0.5}),

@@ -40,13 +40,12 @@ import model  # noqa: F401  (the MMAction2 packaging fix precedes any mmaction i
 from model.device import local_device
 from model.frame_path.images import FrameError, FrameTooLarge
 from model.frame_path.images import decode_image as decode_frame
-from model.frame_path.models import set_inference_threads
 from model.frame_path.rows import PERCEPTION, video_rows
 from model.frame_path.tracking import Tracker
 from model.frame_path.video import VideoError, probe_video, read_frames
 from model.inference.package import load_package
 from model.inference.timeline_head import TIMELINE_DIR, load_timeline_head
-from serve.deployments import Detector, PoseEstimator, Recognizer
+from serve.deployments import Detector, IngressPose, PoseEstimator, Recognizer, start_replica
 from serve.features import FeatureWindow, example_window, window_arrays
 from serve.overload import NewestFrame
 from serve.settings import DEFAULT_CONFIG, ServingSettings, load_settings
@@ -98,10 +97,17 @@ async def read_body(request: Request, limit: int, what: str) -> bytes:
 @serve.ingress(app)
 class ActionService:
     def __init__(self, settings: ServingSettings, detector: DeploymentHandle,
-                 pose: DeploymentHandle, recognizer: DeploymentHandle):
-        set_inference_threads(int(settings.threads["ingress"]))
+                 pose: DeploymentHandle | None, recognizer: DeploymentHandle):
+        """``pose``: the PoseEstimator deployment, or None for the pose model in this
+        process (``pose_placement="ingress"``)."""
+        start_replica(settings, "ingress")
         self.settings = settings
-        self.detector, self.pose, self.recognizer = detector, pose, recognizer
+        self.detector, self.recognizer = detector, recognizer
+        if pose is None:
+            local = IngressPose(settings)
+            self.estimate_pose, self.pose_rows = local.estimate, local.rows
+        else:
+            self.estimate_pose, self.pose_rows = pose.estimate.remote, pose.rows.remote
         # The timelines need the package's config and the head; the recognizer itself runs
         # in its own deployment.
         self.package = load_package(settings.package, local_device())
@@ -251,7 +257,7 @@ class ActionService:
             if len(persons.ids):
                 mark = time.perf_counter()
                 persons.keypoints, persons.keypoint_scores, timings["pose_compute"] = \
-                    await self.pose.estimate.remote((image, persons.boxes))
+                    await self.estimate_pose((image, persons.boxes))
                 timings["pose"] = (time.perf_counter() - mark) * 1e3
             await self._collect_recognition(state, timings)
             mark = time.perf_counter()
@@ -378,7 +384,7 @@ class ActionService:
             if len(frames) == batch or index == info.num_frames - 1:
                 stacked = np.stack(frames)
                 part = await self.detector.rows.remote(stacked)
-                part["keypoints"], part["keypoint_scores"] = await self.pose.rows.remote(
+                part["keypoints"], part["keypoint_scores"] = await self.pose_rows(
                     stacked, part["person_boxes"], part["num_persons"])
                 parts.append(part)
                 frames = []
@@ -407,8 +413,8 @@ class ActionService:
         """Ready when every model deployment (detector, pose model, recognizer) answers."""
         blank = np.zeros((32, 32, 3), np.uint8)
         await asyncio.gather(self.detector.detect.remote(blank),
-                             self.pose.estimate.remote((blank, np.array([[0, 0, 32, 32]],
-                                                                        np.float32))),
+                             self.estimate_pose((blank, np.array([[0, 0, 32, 32]],
+                                                                 np.float32))),
                              self.recognizer.classify.remote(example_window(self.settings)))
         return {"ready": True, "streams": len(self.streams)}
 
@@ -443,11 +449,13 @@ def build_app(args: dict) -> serve.Application:
     serve/config.yaml's ``import_path``). Args: ``config`` (a serving config, default
     model/configs/serving/workcell.py) and ``cfg_options`` (its dotted overrides). Replicas
     and resources come from the config's ``deployments``; a Serve config file's
-    ``deployments`` section overrides them."""
+    ``deployments`` section overrides them. With ``pose_placement="ingress"`` the pose model
+    runs in the ingress and there is no PoseEstimator deployment."""
     settings = load_settings(args.get("config", DEFAULT_CONFIG), args.get("cfg_options"))
 
     def bound(deployment, *arguments):
         return deployment.options(**settings.deployments[deployment.name]).bind(*arguments)
 
-    return bound(ActionService, settings, bound(Detector, settings),
-                 bound(PoseEstimator, settings), bound(Recognizer, settings))
+    pose = bound(PoseEstimator, settings) if settings.pose_placement == "deployment" else None
+    return bound(ActionService, settings, bound(Detector, settings), pose,
+                 bound(Recognizer, settings))

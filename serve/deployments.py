@@ -15,7 +15,10 @@ than its JPEG bytes (docs/serving.md), and saves each replica a decode of its ow
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -38,6 +41,16 @@ from serve.features import example_window
 from serve.settings import ServingSettings
 
 
+def start_replica(settings: ServingSettings, stage: str) -> int:
+    """A replica's process takes its stage's share of the cores: its intra-op threads, and its
+    scheduling priority (``niceness``: a process can lower its own priority, not raise it).
+    Returns the threads."""
+    threads = int(settings.threads[stage])
+    set_inference_threads(threads)
+    os.nice(int(settings.niceness[stage]))
+    return threads
+
+
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1e3
 
@@ -52,7 +65,7 @@ class Detector:
     """Frames -> the persons and objects of each (``select_detections``, frame pixels)."""
 
     def __init__(self, settings: ServingSettings):
-        self.stage = DetectionStage(settings.frame_path, int(settings.threads["detector"]))
+        self.stage = DetectionStage(settings.frame_path, start_replica(settings, "detector"))
         _configure_batching(self.detect, settings.batching["detector"])
 
     @serve.batch
@@ -68,26 +81,55 @@ class Detector:
         return self.stage(frames)
 
 
+def timed_poses(stage: PoseStage, items: list[tuple[np.ndarray, np.ndarray]]
+                ) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    started = time.perf_counter()
+    poses = stage.per_frame([frame for frame, _ in items], [boxes for _, boxes in items])
+    took = _ms(started)
+    return [(keypoints, scores, took) for keypoints, scores in poses]
+
+
+class IngressPose:
+    """The pose stage inside the ingress's process (``pose_placement="ingress"``), with the
+    calls of the PoseEstimator deployment. A frame's pose is on its critical path, and a call
+    through a deployment handle costs a few ms of latency and more of CPU in both processes
+    (docs/serving.md); the model runs on a worker thread (ONNX Runtime and OpenCV release the
+    GIL), so the event loop goes on reading sockets meanwhile."""
+
+    def __init__(self, settings: ServingSettings):
+        # The ingress's process: its priority, the pose model's threads.
+        self.stage = PoseStage(settings.frame_path, int(settings.threads["pose"]))
+        self.worker = ThreadPoolExecutor(1, thread_name_prefix="pose")
+
+    async def estimate(self, item: tuple[np.ndarray, np.ndarray]
+                       ) -> tuple[np.ndarray, np.ndarray, float]:
+        """As ``PoseEstimator.estimate``, for one frame."""
+        poses = await asyncio.get_running_loop().run_in_executor(
+            self.worker, timed_poses, self.stage, [item])
+        return poses[0]
+
+    async def rows(self, frames: np.ndarray, person_boxes: np.ndarray, num_persons: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """As ``PoseEstimator.rows``."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self.worker, self.stage, frames, person_boxes, num_persons)
+
+
 @serve.deployment
 class PoseEstimator:
     """(frame, person boxes) -> keypoints (P, 17, 2) and their scores (P, 17)."""
 
     def __init__(self, settings: ServingSettings):
-        self.stage = PoseStage(settings.frame_path, int(settings.threads["pose"]))
+        self.stage = PoseStage(settings.frame_path, start_replica(settings, "pose"))
         _configure_batching(self.estimate, settings.batching["pose"])
 
     @serve.batch
     async def estimate(self, items: list[tuple[np.ndarray, np.ndarray]]
                        ) -> list[tuple[np.ndarray, np.ndarray, float]]:
         """(decoded frame, person boxes (P, 4)) -> keypoints and their scores per person, in
-        the table's terms (``PoseStage``'s calibration); the persons of every frame of the
-        batch go through the network together."""
-        started = time.perf_counter()
-        poses = self.stage.estimator([frame for frame, _ in items],
-                                     [boxes for _, boxes in items])
-        poses = [self.stage.scoring(keypoints, scores) for keypoints, scores in poses]
-        took = _ms(started)
-        return [(keypoints, scores, took) for keypoints, scores in poses]
+        the table's terms (``PoseStage``'s calibration), and the compute time in ms; the
+        persons of every frame of the batch go through the network together."""
+        return timed_poses(self.stage, items)
 
     def rows(self, frames: np.ndarray, person_boxes: np.ndarray, num_persons: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray]:
@@ -102,8 +144,7 @@ class Recognizer:
     clip (the clip endpoint, jobs.infer's code)."""
 
     def __init__(self, settings: ServingSettings):
-        threads = int(settings.threads["recognizer"])
-        set_inference_threads(threads)
+        threads = start_replica(settings, "recognizer")
         self.settings = settings
         self.package = load_package(settings.package, local_device())
         with DefaultScope.overwrite_default_scope("mmaction"):

@@ -29,6 +29,8 @@ class ServingSettings:
     batching: dict
     deployments: dict
     threads: dict
+    niceness: dict      # scheduling priority of each replica's process
+    pose_placement: str     # "ingress" (in the ingress's process) or "deployment"
     frame_path: FramePathSettings   # the detector, pose model and tracker of every stream
     extraction: dict    # the extraction config's sections, as the versions endpoint reports
                         # them
@@ -56,6 +58,9 @@ def load_settings(config_file: str = DEFAULT_CONFIG, options: dict | None = None
     actions, objects = package_classes(package)
     extraction = load_config(cfg.extraction_config, cfg.extraction_options.to_dict() or None)
     stream = cfg.stream.to_dict()
+    if cfg.pose_placement not in ("ingress", "deployment"):
+        raise ValueError(f"{config_file}: pose_placement must be 'ingress' or 'deployment', "
+                         f"got {cfg.pose_placement!r}")
     for key in ("detect_every", "recognize_every", "max_streams"):
         if int(stream[key]) < 1:
             raise ValueError(f"{config_file}: stream.{key} must be a positive integer, got "
@@ -66,7 +71,8 @@ def load_settings(config_file: str = DEFAULT_CONFIG, options: dict | None = None
         action_classes=list(actions), object_classes=list(objects), stream=stream,
         limits=cfg.limits.to_dict(), recognizer=cfg.recognizer.to_dict(),
         batching=cfg.batching.to_dict(), deployments=cfg.deployments.to_dict(),
-        threads=cfg.threads.to_dict(),
+        threads=cfg.threads.to_dict(), niceness=cfg.niceness.to_dict(),
+        pose_placement=str(cfg.pose_placement),
         frame_path=FramePathSettings.from_config(extraction, tuple(objects)),
         extraction={k: extraction[k].to_dict() for k in ("detector", "pose", "tracker",
                                                          "video", "table")})

@@ -33,9 +33,12 @@ pytestmark = pytest.mark.slow
 PACKAGE = Path("trained_models/workcell_pixels")   # model/configs/serving/workcell.py
 FRAMES = 64          # of the rendered test sequence: 4.3 s at 15 fps (a 4 s window fits)
 IDLE_TIMEOUT_S = 5.0
-# Every frame detected and waited for, as jobs.infer does, so that answers can be compared.
+# Every frame detected and waited for, as jobs.infer does, so that answers can be compared;
+# the pose model in its own deployment (the shipped configuration, tested last, runs it in the
+# ingress: both placements are served here).
 EXACT = {"stream.detect_every": 1, "stream.async_detection": False,
-         "stream.async_recognition": False, "stream.idle_timeout_s": IDLE_TIMEOUT_S}
+         "stream.async_recognition": False, "stream.idle_timeout_s": IDLE_TIMEOUT_S,
+         "pose_placement": "deployment"}
 # Of the frames both answer, the share whose actions must agree: the networks run in ONNX
 # Runtime here and in PyTorch in jobs.infer (outputs equal to ~1e-5, not bit for bit).
 MIN_AGREEMENT = 0.95
@@ -459,13 +462,14 @@ def _second_person(rendered, frames: list[bytes], start: int) -> list[bytes]:
 
 def test_the_shipped_configuration_streams_over_a_websocket(service, clip, rendered):
     """serve/config.yaml's settings (asynchronous detection every few frames, asynchronous
-    recognition): answers arrive for every frame, in order, with persons tracked."""
+    recognition, the pose model in the ingress): answers arrive for every frame, in order,
+    with persons tracked."""
     client, port = service
     serve.run(build_app({}), name="workcell", route_prefix="/")
     assert client.get("/ready").json()["ready"]
     stream = _open(client)
     frames = _second_person(rendered, clip[1], start=11)
-    with connect(f"ws://127.0.0.1:{port}/streams/{stream}/ws") as ws:
+    with connect(f"ws://127.0.0.1:{port}/streams/{stream}/ws?poses=true") as ws:
         answers = []
         for frame in frames:
             ws.send(frame)
@@ -480,6 +484,8 @@ def test_the_shipped_configuration_streams_over_a_websocket(service, clip, rende
     # frames), and every frame was answered.
     assert max(len(a["persons"]) for a in answers) == 2
     assert all(p["action"] for p in answers[-1]["persons"])
+    assert all(len(p["keypoints"]) == 17 for a in answers for p in a["persons"])
+    assert "PoseEstimator" not in serve.status().applications["workcell"].deployments
 
 
 def test_the_serving_benchmark_plays_a_paced_stream_and_scores_it(service, rendered):

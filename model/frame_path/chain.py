@@ -124,11 +124,17 @@ class PoseStage:
         b, m = person_boxes.shape[:2]
         keypoints = np.zeros((b, m, NUM_KEYPOINTS, 2), np.float32)
         scores = np.zeros((b, m, NUM_KEYPOINTS), np.float32)
-        poses = self.estimator(frames, [person_boxes[t, :int(num_persons[t])]
+        poses = self.per_frame(frames, [person_boxes[t, :int(num_persons[t])]
                                         for t in range(b)])
         for t, (kp, sc) in enumerate(poses):
-            keypoints[t, :len(kp)], scores[t, :len(kp)] = self.scoring(kp, sc)
+            keypoints[t, :len(kp)], scores[t, :len(kp)] = kp, sc
         return keypoints, scores
+
+    def per_frame(self, frames: list[np.ndarray] | np.ndarray, boxes: list[np.ndarray]
+                  ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per frame, the keypoints (P, 17, 2) and calibrated scores (P, 17) of its person
+        boxes (P, 4); the persons of every frame go through the network together."""
+        return [self.scoring(kp, sc) for kp, sc in self.estimator(frames, boxes)]
 
 
 class FramePath:

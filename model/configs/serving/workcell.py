@@ -57,18 +57,33 @@ batching = dict(
 # Replicas and the resources each reserves (serve/config.yaml may override these per
 # deployment, as Serve config files do; on a GPU node give the models a fraction, e.g.
 # ray_actor_options=dict(num_cpus=1, num_gpus=0.25): they run on the GPU when Ray assigns
-# one). Stream state lives in the ingress, so it keeps one replica.
+# one). Stream state lives in the ingress, so it keeps one replica; its CPUs include the
+# pose model's when that runs there (pose_placement below).
 # max_ongoing_requests: at least the largest batch; the ingress holds every open WebSocket.
+# Serve's access log writes a line per call: at 15 frames/s per stream and a call per stage
+# that is CPU taken from the frames, so it is off (errors are still logged).
+_quiet = dict(enable_access_log=False)
 deployments = dict(
-    ActionService=dict(num_replicas=1, max_ongoing_requests=256,
-                       ray_actor_options=dict(num_cpus=0.25)),
-    Detector=dict(num_replicas=1, max_ongoing_requests=16,
-                  ray_actor_options=dict(num_cpus=0.5)),
-    PoseEstimator=dict(num_replicas=1, max_ongoing_requests=16,
+    ActionService=dict(num_replicas=1, max_ongoing_requests=256, logging_config=_quiet,
                        ray_actor_options=dict(num_cpus=0.5)),
-    Recognizer=dict(num_replicas=1, max_ongoing_requests=16,
+    Detector=dict(num_replicas=1, max_ongoing_requests=16, logging_config=_quiet,
+                  ray_actor_options=dict(num_cpus=0.5)),
+    PoseEstimator=dict(num_replicas=1, max_ongoing_requests=16, logging_config=_quiet,
+                       ray_actor_options=dict(num_cpus=0.5)),
+    Recognizer=dict(num_replicas=1, max_ongoing_requests=16, logging_config=_quiet,
                     ray_actor_options=dict(num_cpus=0.5)),
 )
+# Where the pose model runs: "ingress" (in the ingress's process, on a worker thread) or
+# "deployment" (its own PoseEstimator deployment, batched across streams, scaled on its own).
+# Every tracked frame needs its pose before it is answered, and a deployment handle call costs
+# a few ms of latency and of CPU (docs/serving.md): on one machine the ingress is the cheaper
+# place; on a cluster with GPU nodes a deployment scales.
+pose_placement = "ingress"
+# Scheduling priority (nice increment, 0-19) of each replica's process. The asynchronous
+# detector is off every frame's critical path: on a machine with fewer cores than busy stages
+# it yields the cores to the ingress and the pose model, whose time is the frame's latency.
+# (pose: the PoseEstimator deployment's; in the ingress the pose model has the ingress's.)
+niceness = dict(ingress=0, detector=10, pose=0, recognizer=0)
 # Intra-op threads of PyTorch / ONNX Runtime / OpenCV per replica (the ingress runs the
 # timelines' MS-TCN and decodes frames). The detector runs on every detect_every-th frame
 # only, and then on both cores of a 2-core machine (about 15 ms instead of 26 for the shipped
