@@ -1,5 +1,6 @@
-"""The HTTP API of the Serve graph: one FastAPI ingress over the Detector, PoseEstimator and
-Recognizer deployments (serve/deployments.py), which it calls through ``DeploymentHandle``s.
+"""The HTTP API of the Serve graph: one FastAPI ingress over the Detector, PoseEstimator,
+Recognizer and Clips deployments (serve/deployments.py), which it calls through
+``DeploymentHandle``s.
 
     serve run serve/config.yaml                  # local: the graph of serve/config.yaml
     serve run serve.app:build_app config=model/configs/serving/workcell.py
@@ -24,7 +25,6 @@ stream's lock, an idle stream is evicted, and after a replica restart an unknown
 import asyncio
 import json
 import logging
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -34,18 +34,24 @@ from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from ray import serve
 from ray.exceptions import RayError
+from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 
 import model  # noqa: F401  (the MMAction2 packaging fix precedes any mmaction import)
 from model.device import local_device
 from model.frame_path.images import FrameError, FrameTooLarge
 from model.frame_path.images import decode_image as decode_frame
-from model.frame_path.rows import PERCEPTION, video_rows
-from model.frame_path.tracking import Tracker
-from model.frame_path.video import VideoError, probe_video, read_frames
+from model.frame_path.video import VideoError
 from model.inference.package import load_package
 from model.inference.timeline_head import TIMELINE_DIR, load_timeline_head
-from serve.deployments import Detector, IngressPose, PoseEstimator, Recognizer, start_replica
+from serve.deployments import (
+    Clips,
+    Detector,
+    IngressPose,
+    PoseEstimator,
+    Recognizer,
+    start_replica,
+)
 from serve.features import FeatureWindow, example_window, window_arrays
 from serve.overload import NewestFrame
 from serve.settings import DEFAULT_CONFIG, ServingSettings, load_settings
@@ -73,7 +79,7 @@ def decode_image(data: bytes, content_type: str | None, limits: dict) -> np.ndar
         raise RequestError(413, f"frame: {len(data)} bytes, more than the limit of "
                                 f"{limits['max_frame_bytes']}")
     try:
-        return decode_frame(data, int(limits["max_frame_pixels"]))
+        return decode_frame(data, int(limits["max_frame_pixels"]), int(limits["min_frame_side"]))
     except FrameTooLarge as exc:
         raise RequestError(413, str(exc)) from exc
     except FrameError as exc:
@@ -97,17 +103,15 @@ async def read_body(request: Request, limit: int, what: str) -> bytes:
 @serve.ingress(app)
 class ActionService:
     def __init__(self, settings: ServingSettings, detector: DeploymentHandle,
-                 pose: DeploymentHandle | None, recognizer: DeploymentHandle):
+                 pose: DeploymentHandle | None, recognizer: DeploymentHandle,
+                 clips: DeploymentHandle):
         """``pose``: the PoseEstimator deployment, or None for the pose model in this
         process (``pose_placement="ingress"``)."""
         start_replica(settings, "ingress")
         self.settings = settings
-        self.detector, self.recognizer = detector, recognizer
-        if pose is None:
-            local = IngressPose(settings)
-            self.estimate_pose, self.pose_rows = local.estimate, local.rows
-        else:
-            self.estimate_pose, self.pose_rows = pose.estimate.remote, pose.rows.remote
+        self.detector, self.recognizer, self.clips = detector, recognizer, clips
+        self.estimate_pose = IngressPose(settings).estimate if pose is None \
+            else pose.estimate.remote
         # The timelines need the package's config and the head; the recognizer itself runs
         # in its own deployment.
         self.package = load_package(settings.package, local_device())
@@ -134,7 +138,7 @@ class ActionService:
         raise RequestError(404, f"stream {stream_id!r} {why}; open it again with POST /streams")
 
     @app.post("/streams", status_code=201)
-    def open_stream(self, fps: float | None = Query(None, gt=0, le=240,
+    def open_stream(self, fps: float | None = Query(None, gt=0, le=240, allow_inf_nan=False,
                                                     description="frame rate of the camera"),
                     stream_id: str | None = Query(None, min_length=1, max_length=128,
                                                   pattern=r"^[A-Za-z0-9._-]+$")) -> dict:
@@ -298,11 +302,21 @@ class ActionService:
         when frames arrive faster than they are answered the newest wins and the others are
         dropped, held in the stream's time and counted in the next answer (``dropped_frames``), see
         serve/overload.py. A refused frame gets {"error", "status", "frame_index"} and the
-        socket stays open."""
+        socket stays open. A stream takes one live socket: a second gets {"error", "status":
+        409} and is closed (code 1008)."""
         await websocket.accept()
+        state = self.streams.get(stream_id)
+        if state is not None and state.socket_live:
+            # Two sockets would interleave their frames into one tracker and timeline.
+            await websocket.send_text(json.dumps({
+                "error": f"stream {stream_id!r} has a live socket already; one socket per "
+                         "stream (open another stream)", "status": 409}))
+            await websocket.close(code=1008, reason="the stream has a live socket")
+            return
+        if state is not None:
+            state.socket_live = True
         # A socket numbers its frames from the stream's next one: a client that connects
         # again goes on where the stream is.
-        state = self.streams.get(stream_id)
         first = state.next_frame if state is not None else 0
         inbox = NewestFrame()
         reader = asyncio.ensure_future(self._read_socket(websocket, inbox))
@@ -327,6 +341,8 @@ class ActionService:
             return
         finally:
             reader.cancel()
+            if state is not None:
+                state.socket_live = False
 
     @staticmethod
     async def _read_socket(websocket: WebSocket, inbox: NewestFrame) -> None:
@@ -359,38 +375,18 @@ class ActionService:
         data = await read_body(request, int(self.settings.limits["max_clip_bytes"]), "clip")
         if not data:
             raise RequestError(400, "clip: empty body")
-        with tempfile.TemporaryDirectory(prefix="clip-") as work:
-            path = Path(work) / f"{video_id}.mp4"
-            path.write_bytes(data)
-            try:
-                arrays = await self._clip_rows(path, video_id)
-            except VideoError as exc:
-                raise RequestError(400, f"clip: {exc}") from exc
-        doc = await self.recognizer.timeline.remote(arrays, online)
+        try:
+            doc = await self.clips.timeline.remote(data, video_id, online)
+        except BackPressureError as exc:
+            raise RequestError(429, "clip: the service is busy with other clips; send it "
+                                    "again later") from exc
+        except VideoError as exc:
+            # Its problem only: the file is the replica's temporary copy.
+            raise RequestError(400, f"clip {video_id!r}: {exc.problem}") from exc
         return {"video": video_id, "video_id": video_id, **doc,
                 "models": {"detector": self.settings.extraction["detector"],
                            "pose": self.settings.extraction["pose"],
                            "recognizer": self.settings.package}}
-
-    async def _clip_rows(self, path: Path, video_id: str):
-        """The frame path's feature rows of one video, its model stages run by the
-        deployments (``batch_frames`` frames per call), tracked here."""
-        info = probe_video(path)
-        batch = self.settings.frame_path.batch_frames
-        frames, indices, parts = [], [], []
-        for index, frame in read_frames(path, 0, info.num_frames):
-            frames.append(frame)
-            indices.append(index)
-            if len(frames) == batch or index == info.num_frames - 1:
-                stacked = np.stack(frames)
-                part = await self.detector.rows.remote(stacked)
-                part["keypoints"], part["keypoint_scores"] = await self.pose_rows(
-                    stacked, part["person_boxes"], part["num_persons"])
-                parts.append(part)
-                frames = []
-        perception = {k: np.concatenate([p[k] for p in parts]) for k in PERCEPTION}
-        return video_rows(perception, np.asarray(indices), video_id, info.fps, info.width,
-                          info.height, Tracker(self.settings.frame_path.tracker)).arrays
 
     @app.post("/features")
     async def features(self, window: FeatureWindow) -> dict:
@@ -458,4 +454,4 @@ def build_app(args: dict) -> serve.Application:
 
     pose = bound(PoseEstimator, settings) if settings.pose_placement == "deployment" else None
     return bound(ActionService, settings, bound(Detector, settings), pose,
-                 bound(Recognizer, settings))
+                 bound(Recognizer, settings), bound(Clips, settings))

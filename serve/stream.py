@@ -74,6 +74,7 @@ class StreamState:
         # Asynchronous recognition: (track ids, the task computing their step features).
         self.recognition: tuple[list[int], asyncio.Future] | None = None
         self.last_active = time.monotonic()
+        self.socket_live = False    # a WebSocket feeds the stream (one at a time)
 
     @staticmethod
     def _no_objects() -> dict[str, np.ndarray]:

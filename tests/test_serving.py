@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 import ray
 from ray import serve
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from jobs import extract, infer
@@ -268,6 +269,7 @@ def test_each_bad_input_gets_its_4xx_and_the_stream_goes_on(service, clip):
     assert _send(client, stream, frames[0]).status_code == 200
     assert _send(client, other, frames[0]).status_code == 200
     small = cv2.imencode(".png", np.zeros((120, 160, 3), np.uint8))[1].tobytes()
+    tiny = cv2.imencode(".png", np.zeros((1, 1, 3), np.uint8))[1].tobytes()
     refused = [
         (_send(client, stream, b"\x89PNG not really an image"), 400, "not a JPEG or PNG"),
         (_send(client, stream, b""), 400, "empty body"),
@@ -282,11 +284,18 @@ def test_each_bad_input_gets_its_4xx_and_the_stream_goes_on(service, clip):
         (client.post("/features", content=b"{not json", headers={"content-type":
                                                                  "application/json"}),
          422, "json"),
-        (client.post("/clip", content=b"not a video" * 50), 400, "clip"),
+        (client.post("/clip", content=b"not a video" * 50), 400, "cannot be opened"),
+        (client.post("/streams", params={"fps": "nan"}), 422, "finite"),
+        (_send(client, stream, tiny), 400, "at least 32"),
     ]
     for response, status, words in refused:
         assert response.status_code == status, (status, response.text)
         assert words.lower() in response.text.lower(), (words, response.text)
+        assert "/tmp" not in response.text, response.text    # no server paths
+    # A 1x1 first frame does not set the stream's size: its first real frame does.
+    fresh = _open(client)
+    assert _send(client, fresh, tiny).status_code == 400
+    assert _send(client, fresh, frames[0]).json()["frame_index"] == 0
     window = {"fps": 15.0, "width": 480, "height": 360,
               "person_track_ids": [[0, -1]] * 8, "person_boxes": [[[0, 0, 9, 9]] * 2] * 8,
               "keypoints": [[[[1.0, 1.0]] * 17] * 2] * 8,
@@ -379,6 +388,58 @@ def test_a_client_faster_than_the_service_gets_its_newest_frames_answered(servic
     # the service's own time per frame, not by how many frames came before it.
     slowest = max(a["timings_ms"]["server"] for a in answers) / 1e3
     assert all(a["received"] - sent[a["frame_index"]] < 3 * slowest + 0.25 for a in answers)
+
+
+def test_a_stream_takes_one_live_socket(service, clip):
+    """A second socket on a stream with a live one is refused (409, then closed), and the first
+    goes on; once the first is closed, a socket may take the stream again."""
+    client, port = service
+    stream = _open(client)
+    url = f"ws://127.0.0.1:{port}/streams/{stream}/ws"
+    with connect(url) as first:
+        first.send(clip[1][0])
+        assert json.loads(first.recv(timeout=120))["frame_index"] == 0
+        with connect(url) as second:
+            refusal = json.loads(second.recv(timeout=120))
+            assert refusal["status"] == 409 and "live socket" in refusal["error"]
+            with pytest.raises(ConnectionClosed) as closed:
+                second.recv(timeout=120)
+            assert closed.value.rcvd.code == 1008
+        first.send(clip[1][1])
+        assert json.loads(first.recv(timeout=120))["frame_index"] == 1
+    with connect(url) as again:
+        again.send(clip[1][2])
+        assert json.loads(again.recv(timeout=120))["frame_index"] == 2
+
+
+def test_a_clip_does_not_slow_a_paced_stream(service, clip, rendered):
+    """The clip endpoint's work runs in its own low-priority deployment: a paced stream keeps
+    its latency while a clip is processed, and the clip gets its timeline."""
+    from benchmarks import serving as bench
+    from model.inference.ensemble import package_classes
+
+    client, port = service
+    classes, _ = package_classes(PACKAGE)
+    video = bench.Video(rendered, next((rendered / "videos").glob("*_seq000.mp4")).stem,
+                        classes)
+    video.frames, video.labels = video.frames[:FRAMES], video.labels[:FRAMES]
+    urls = (f"ws://127.0.0.1:{port}", f"http://127.0.0.1:{port}")
+
+    def p95() -> float:
+        row = bench.summarise([[bench.play(*urls, video, paced=True)]], classes, 0, 2)
+        assert row["frames_answered"] + row["dropped_frames"] == FRAMES
+        return row["p95_ms"]
+
+    alone = p95()
+    posted = []
+    poster = threading.Thread(target=lambda: posted.append(client.post(
+        "/clip", params={"video_id": "during_a_stream"}, content=clip[0].read_bytes())))
+    poster.start()
+    during = p95()
+    poster.join(300)
+    assert posted[0].status_code == 200, posted[0].text
+    assert posted[0].json()["video_id"] == "during_a_stream"
+    assert during <= 1.5 * alone + 50, (alone, during)
 
 
 def test_an_idle_stream_is_evicted(service, clip):

@@ -179,7 +179,7 @@ class FramePath:
             if progress is not None:
                 progress(len(index))
         if not parts:
-            raise VideoError(f"{path}: no frame was decoded")
+            raise VideoError(path, "no frame was decoded")
         frames = {k: np.concatenate([p[k] for p in parts]) for k in PERCEPTION}
         return video_rows(frames, np.concatenate(indices), video_id, info.fps / stride,
                           info.width, info.height, Tracker(self.settings.tracker), doc=doc,

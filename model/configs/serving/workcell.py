@@ -38,6 +38,8 @@ limits = dict(
     max_frame_bytes=4_000_000,     # largest encoded frame (JPEG / PNG) accepted
     max_clip_bytes=64_000_000,     # largest video clip accepted
     max_frame_pixels=4096 * 4096,  # decoded frame size limit
+    min_frame_side=32,             # smaller frames are refused (a stream's size is that of its
+                                   # first frame taken)
     max_window_frames=600,         # largest window the features endpoint takes
 )
 recognizer = dict(
@@ -72,6 +74,11 @@ deployments = dict(
                        ray_actor_options=dict(num_cpus=0.5)),
     Recognizer=dict(num_replicas=1, max_ongoing_requests=16, logging_config=_quiet,
                     ray_actor_options=dict(num_cpus=0.5)),
+    # Whole clips, off the streams' path: one at a time and one waiting per replica (a third
+    # is refused with 429), reserving no CPU and at the lowest priority (niceness below), so
+    # that a clip takes what the streams leave.
+    Clips=dict(num_replicas=1, max_ongoing_requests=1, max_queued_requests=1,
+               logging_config=_quiet, ray_actor_options=dict(num_cpus=0)),
 )
 # Where the pose model runs: "ingress" (in the ingress's process, on a worker thread) or
 # "deployment" (its own PoseEstimator deployment, batched across streams, scaled on its own).
@@ -83,9 +90,9 @@ pose_placement = "ingress"
 # detector is off every frame's critical path: on a machine with fewer cores than busy stages
 # it yields the cores to the ingress and the pose model, whose time is the frame's latency.
 # (pose: the PoseEstimator deployment's; in the ingress the pose model has the ingress's.)
-niceness = dict(ingress=0, detector=10, pose=0, recognizer=0)
+niceness = dict(ingress=0, detector=10, pose=0, recognizer=0, clips=19)
 # Intra-op threads of PyTorch / ONNX Runtime / OpenCV per replica (the ingress runs the
 # timelines' MS-TCN and decodes frames). The detector runs on every detect_every-th frame
 # only, and then on both cores of a 2-core machine (about 15 ms instead of 26 for the shipped
 # RTMDet-nano, ../docs/PERFORMANCE.md).
-threads = dict(ingress=1, detector=2, pose=1, recognizer=1)
+threads = dict(ingress=1, detector=2, pose=1, recognizer=1, clips=1)
