@@ -257,12 +257,22 @@ class ActionService:
                 state.hold()
                 dropped += 1
             t = state.begin(frame_index, image)
-            persons = await self._persons(state, t, image, timings)
-            if len(persons.ids):
-                mark = time.perf_counter()
-                persons.keypoints, persons.keypoint_scores, timings["pose_compute"] = \
-                    await self.estimate_pose((image, persons.boxes))
-                timings["pose"] = (time.perf_counter() - mark) * 1e3
+            stage = "detector"
+            try:
+                persons = await self._persons(state, t, image, timings)
+                stage = "pose model"
+                if len(persons.ids):
+                    mark = time.perf_counter()
+                    persons.keypoints, persons.keypoint_scores, timings["pose_compute"] = \
+                        await self.estimate_pose((image, persons.boxes))
+                    timings["pose"] = (time.perf_counter() - mark) * 1e3
+            except RayError as exc:
+                # A lost replica (Serve starts another): the frame is held as a dropped one
+                # is, so that the stream goes on with the next frame.
+                state.hold()
+                raise RequestError(503, f"stream {stream_id!r}: frame {t}: the {stage} is "
+                                        f"unavailable ({type(exc).__name__}); send the next "
+                                        "frame") from exc
             await self._collect_recognition(state, timings)
             mark = time.perf_counter()
             pending = state.add_pose(t, image, persons)

@@ -6,6 +6,8 @@ a restarted replica, and the shipped (asynchronous, strided) configuration."""
 
 import json
 import math
+import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -479,6 +481,37 @@ def test_a_killed_recognizer_replica_is_replaced_and_the_stream_goes_on(service,
     # Requests during the outage may fail (5xx); the stream is intact afterwards.
     answer = _wait_until_serving(client, stream, clip[1][4]).json()
     assert answer["frame_index"] >= 4 and answer["persons"]
+
+
+def test_a_pose_replica_killed_in_flight_is_an_answer_on_the_same_socket(service, clip):
+    """The PoseEstimator replica's process killed (SIGKILL, by pid) while a paced WebSocket
+    stream runs: every frame gets an answer or a 503 on the same socket, which stays open, and
+    the stream is answered again once Serve has replaced the replica."""
+    from ray.util.state import list_actors
+
+    client, port = service
+    stream = _open(client)
+    pid = next(a.pid for a in list_actors(filters=[("state", "=", "ALIVE")])
+               if a.class_name.endswith(":workcell:PoseEstimator"))
+    frames = clip[1]
+    replies = []
+    with connect(f"ws://127.0.0.1:{port}/streams/{stream}/ws") as ws:
+        for i in range(3):
+            ws.send(frames[i])
+            replies.append(json.loads(ws.recv(timeout=120)))
+        ws.send(frames[3])
+        time.sleep(0.01)
+        os.kill(pid, signal.SIGKILL)
+        replies.append(json.loads(ws.recv(timeout=120)))
+        deadline = time.monotonic() + 120
+        i = 4
+        while replies[-1].get("status") == 503 and time.monotonic() < deadline:
+            ws.send(frames[i % len(frames)])
+            replies.append(json.loads(ws.recv(timeout=120)))
+            i += 1
+    assert all("persons" in r or r["status"] == 503 for r in replies), replies
+    assert "persons" in replies[-1], "no answer after the replica was replaced"
+    assert [r["frame_index"] for r in replies] == list(range(len(replies)))
 
 
 def test_a_restarted_ingress_loses_its_streams_and_they_are_opened_again(service, clip):
