@@ -60,9 +60,37 @@ from serve.stream import RequestError, StreamState
 IMAGE_TYPES = ("image/jpeg", "image/png")
 logger = logging.getLogger("ray.serve")
 
-app = FastAPI(title="Workcell action recognition",
-              description="Operator actions from camera frames: detector -> pose -> recognizer "
-                          "with an online action timeline per tracked person.")
+app = FastAPI(
+    title="Workcell action recognition",
+    description=(
+        "Operator actions from camera frames: detector -> pose -> recognizer with an online "
+        "action timeline per tracked person.\n\n"
+        "**WebSocket** (OpenAPI does not describe WebSockets): `WS /streams/{stream_id}/ws"
+        "?poses=&objects=` on an opened stream. Send one binary message per frame (the JPEG "
+        "or PNG bytes); each frame answered gets one text message, the JSON of `POST "
+        "/streams/{stream_id}/frames` with `dropped_frames` (frames dropped since the last "
+        "answer: when frames come faster than they are served, the newest wins). A refused "
+        "frame gets `{\"error\", \"status\", \"frame_index\"}`, a text message `{\"error\", "
+        "\"status\": 400}`; the socket stays open. A stream takes one live socket: a second "
+        "gets `{\"error\", \"status\": 409}` and is closed (code 1008)."))
+
+
+def _refusals(*statuses: int) -> dict:
+    """The OpenAPI ``responses`` of an endpoint's refusals: each a ``{"detail"}`` message."""
+    why = {400: "undecodable or empty body", 404: "unknown, closed or evicted stream",
+           409: "frame out of order, or stream id taken", 413: "body or image over the limit",
+           415: "wrong content type", 422: "wrong size, shape or value (the message names the "
+           "field)", 429: "too many streams, or the clip deployment is full",
+           503: "a model replica was lost; send the next frame"}
+    schema = {"type": "object", "properties": {"detail": {"type": "string"}}}
+    return {s: {"description": why[s], "content": {"application/json": {"schema": schema}}}
+            for s in statuses}
+
+
+def _binary_body(*media_types: str) -> dict:
+    """An endpoint's raw request body (read from the request, so FastAPI cannot infer it)."""
+    return {"requestBody": {"required": True, "content": {
+        t: {"schema": {"type": "string", "format": "binary"}} for t in media_types}}}
 
 
 @app.exception_handler(RequestError)
@@ -137,7 +165,7 @@ class ActionService:
                "is unknown (never opened, closed, or the server restarted)")
         raise RequestError(404, f"stream {stream_id!r} {why}; open it again with POST /streams")
 
-    @app.post("/streams", status_code=201)
+    @app.post("/streams", status_code=201, responses=_refusals(409, 422, 429))
     def open_stream(self, fps: float | None = Query(None, gt=0, le=240, allow_inf_nan=False,
                                                     description="frame rate of the camera"),
                     stream_id: str | None = Query(None, min_length=1, max_length=128,
@@ -156,7 +184,7 @@ class ActionService:
         self.evicted.discard(stream_id)
         return {"stream_id": stream_id, "fps": fps}
 
-    @app.delete("/streams/{stream_id}")
+    @app.delete("/streams/{stream_id}", responses=_refusals(404))
     def close_stream(self, stream_id: str) -> dict:
         state = self._stream(stream_id)
         del self.streams[stream_id]
@@ -290,7 +318,8 @@ class ActionService:
         answer["timings_ms"] = {k: round(v, 2) for k, v in timings.items()}
         return answer
 
-    @app.post("/streams/{stream_id}/frames")
+    @app.post("/streams/{stream_id}/frames", openapi_extra=_binary_body(*IMAGE_TYPES),
+              responses=_refusals(400, 404, 409, 413, 415, 422, 503))
     async def frame(self, stream_id: str, request: Request,
                     frame_index: int | None = Query(None, ge=0, description=(
                         "the frame's number in the stream (0, 1, ...); refused (409) when it "
@@ -373,7 +402,8 @@ class ActionService:
             inbox.close()
 
     # -- whole clips and precomputed features ----------------------------------------------
-    @app.post("/clip")
+    @app.post("/clip", openapi_extra=_binary_body("video/mp4", "application/octet-stream"),
+              responses=_refusals(400, 413, 429))
     async def clip(self, request: Request,
                    video_id: str = Query("clip", min_length=1, max_length=128,
                                          pattern=r"^[A-Za-z0-9._-]+$"),
@@ -398,7 +428,7 @@ class ActionService:
                            "pose": self.settings.extraction["pose"],
                            "recognizer": self.settings.package}}
 
-    @app.post("/features")
+    @app.post("/features", responses=_refusals(422))
     async def features(self, window: FeatureWindow) -> dict:
         """Pose and object features of one window (from a client's own detector and pose
         model; the arrays of the feature table, docs/data-format.md) -> class scores of the

@@ -132,8 +132,16 @@ def test_service_information(service):
     assert versions["recognizer"]["backend"] == "onnx"
     assert versions["detector"]["model"] == "workcell-rtmdet-nano"
     assert versions["timeline_head"]["step_s"] > 0
-    paths = client.get("/openapi.json").json()["paths"]
+    schema = client.get("/openapi.json").json()
+    paths = schema["paths"]
     assert {"/streams", "/streams/{stream_id}/frames", "/clip", "/features"} <= set(paths)
+    # Bodies read raw, refusals and the WebSocket are described too.
+    frames = paths["/streams/{stream_id}/frames"]["post"]
+    assert {"image/jpeg", "image/png"} <= set(frames["requestBody"]["content"])
+    assert {"400", "404", "409", "413", "415", "422", "503"} <= set(frames["responses"])
+    assert "video/mp4" in paths["/clip"]["post"]["requestBody"]["content"]
+    assert "429" in paths["/clip"]["post"]["responses"]
+    assert "/streams/{stream_id}/ws" in schema["info"]["description"]
 
 
 def test_a_stream_of_frames_gets_the_actions_jobs_infer_gives_online(service, clip, reference):
