@@ -31,11 +31,14 @@ from pathlib import Path
 
 import numpy as np
 from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from ray import serve
 from ray.exceptions import RayError
 from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
+from swagger_ui_bundle import swagger_ui_path
 
 import model  # noqa: F401  (the MMAction2 packaging fix precedes any mmaction import)
 from model.device import local_device
@@ -61,6 +64,7 @@ IMAGE_TYPES = ("image/jpeg", "image/png")
 logger = logging.getLogger("ray.serve")
 
 app = FastAPI(
+    docs_url=None, redoc_url=None,      # /docs below, with its assets served from here
     title="Workcell action recognition",
     description=(
         "Operator actions from camera frames: detector -> pose -> recognizer with an online "
@@ -91,6 +95,19 @@ def _binary_body(*media_types: str) -> dict:
     """An endpoint's raw request body (read from the request, so FastAPI cannot infer it)."""
     return {"requestBody": {"required": True, "content": {
         t: {"schema": {"type": "string", "format": "binary"}} for t in media_types}}}
+
+
+app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+
+@app.get("/docs", include_in_schema=False)
+def swagger_ui() -> HTMLResponse:
+    """Swagger UI from this service's own copy of its assets (works offline). Relative URLs,
+    so that it works under any route prefix."""
+    return get_swagger_ui_html(openapi_url="openapi.json", title=f"{app.title} - API",
+                               swagger_js_url="docs-assets/swagger-ui-bundle.js",
+                               swagger_css_url="docs-assets/swagger-ui.css",
+                               swagger_favicon_url="docs-assets/favicon-32x32.png")
 
 
 @app.exception_handler(RequestError)

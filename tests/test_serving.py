@@ -142,6 +142,13 @@ def test_service_information(service):
     assert "video/mp4" in paths["/clip"]["post"]["requestBody"]["content"]
     assert "429" in paths["/clip"]["post"]["responses"]
     assert "/streams/{stream_id}/ws" in schema["info"]["description"]
+    # /docs works offline: Swagger UI's assets come from the service.
+    page = client.get("/docs")
+    assert page.status_code == 200 and "docs-assets/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text
+    script = client.get("/docs-assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert len(script.content) > 100_000
 
 
 def test_a_stream_of_frames_gets_the_actions_jobs_infer_gives_online(service, clip, reference):
