@@ -30,7 +30,15 @@ import uuid
 from pathlib import Path
 
 import numpy as np
-from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import (
+    Depends,
+    FastAPI,
+    Query,
+    Request,
+    WebSocket,
+    WebSocketDisconnect,
+    WebSocketException,
+)
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -38,6 +46,7 @@ from ray import serve
 from ray.exceptions import RayError
 from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
+from starlette.requests import HTTPConnection
 from swagger_ui_bundle import swagger_ui_path
 
 import model  # noqa: F401  (the MMAction2 packaging fix precedes any mmaction import)
@@ -47,6 +56,7 @@ from model.frame_path.images import decode_image as decode_frame
 from model.frame_path.video import VideoError
 from model.inference.package import load_package
 from model.inference.timeline_head import TIMELINE_DIR, load_timeline_head
+from serve.auth import Access, AccessDenied
 from serve.deployments import (
     Clips,
     Detector,
@@ -110,6 +120,25 @@ def swagger_ui() -> HTMLResponse:
                                swagger_favicon_url="docs-assets/favicon-32x32.png")
 
 
+def _authorize(connection: HTTPConnection) -> None:
+    """Every endpoint but /health and the API documentation: the caller must be allowed
+    (serve/auth.py)."""
+    try:
+        connection.app.state.access.check(connection)
+    except AccessDenied as exc:
+        if connection.scope["type"] == "websocket":
+            raise WebSocketException(code=1008, reason=str(exc)) from exc
+        raise
+
+
+AUTHORIZED = [Depends(_authorize)]
+
+
+@app.exception_handler(AccessDenied)
+async def _denied(_: Request, exc: AccessDenied) -> JSONResponse:
+    return JSONResponse(status_code=exc.status, content={"detail": str(exc)})
+
+
 @app.exception_handler(RequestError)
 async def _refused(_: Request, exc: RequestError) -> JSONResponse:
     return JSONResponse(status_code=exc.status, content={"detail": str(exc)})
@@ -154,6 +183,7 @@ class ActionService:
         process (``pose_placement="ingress"``)."""
         start_replica(settings, "ingress")
         self.settings = settings
+        app.state.access = Access(settings.auth)
         self.detector, self.recognizer, self.clips = detector, recognizer, clips
         self.estimate_pose = IngressPose(settings).estimate if pose is None \
             else pose.estimate.remote
@@ -182,8 +212,10 @@ class ActionService:
                "is unknown (never opened, closed, or the server restarted)")
         raise RequestError(404, f"stream {stream_id!r} {why}; open it again with POST /streams")
 
-    @app.post("/streams", status_code=201, responses=_refusals(409, 422, 429))
-    def open_stream(self, fps: float | None = Query(None, gt=0, le=240, allow_inf_nan=False,
+    @app.post("/streams", status_code=201, dependencies=AUTHORIZED,
+              responses=_refusals(409, 422, 429))
+    def open_stream(self, request: Request,
+                    fps: float | None = Query(None, gt=0, le=240, allow_inf_nan=False,
                                                     description="frame rate of the camera"),
                     stream_id: str | None = Query(None, min_length=1, max_length=128,
                                                   pattern=r"^[A-Za-z0-9._-]+$")) -> dict:
@@ -195,19 +227,26 @@ class ActionService:
         if len(self.streams) >= int(self.settings.stream["max_streams"]):
             raise RequestError(429, f"{len(self.streams)} streams are open, the limit "
                                     f"(stream.max_streams); close one first")
+        client = request.client.host if request.client else None
+        mine = sum(st.client == client for st in self.streams.values())
+        if mine >= int(self.settings.stream["max_streams_per_client"]):
+            raise RequestError(429, f"this client ({client}) has {mine} streams open, the "
+                                    "limit per client (stream.max_streams_per_client); close "
+                                    "one first")
         fps = float(fps or self.settings.stream["fps"])
         self.streams[stream_id] = StreamState(stream_id, fps, self.settings, self.package,
-                                              self.head)
+                                              self.head, client)
         self.evicted.discard(stream_id)
         return {"stream_id": stream_id, "fps": fps}
 
-    @app.delete("/streams/{stream_id}", responses=_refusals(404))
+    @app.delete("/streams/{stream_id}", dependencies=AUTHORIZED,
+              responses=_refusals(404))
     def close_stream(self, stream_id: str) -> dict:
         state = self._stream(stream_id)
         del self.streams[stream_id]
         return {"stream_id": stream_id, "frames": state.next_frame}
 
-    @app.get("/streams")
+    @app.get("/streams", dependencies=AUTHORIZED)
     def list_streams(self) -> dict:
         self._evict_idle()
         return {"streams": {sid: {"frames": st.next_frame, "persons": len(st.timelines),
@@ -335,7 +374,8 @@ class ActionService:
         answer["timings_ms"] = {k: round(v, 2) for k, v in timings.items()}
         return answer
 
-    @app.post("/streams/{stream_id}/frames", openapi_extra=_binary_body(*IMAGE_TYPES),
+    @app.post("/streams/{stream_id}/frames", dependencies=AUTHORIZED,
+              openapi_extra=_binary_body(*IMAGE_TYPES),
               responses=_refusals(400, 404, 409, 413, 415, 422, 503))
     async def frame(self, stream_id: str, request: Request,
                     frame_index: int | None = Query(None, ge=0, description=(
@@ -350,7 +390,7 @@ class ActionService:
         return await self._frame(stream_id, data, request.headers.get("content-type"),
                                  frame_index, poses, objects)
 
-    @app.websocket("/streams/{stream_id}/ws")
+    @app.websocket("/streams/{stream_id}/ws", dependencies=AUTHORIZED)
     async def stream_socket(self, websocket: WebSocket, stream_id: str,
                             poses: bool = False, objects: bool = False) -> None:
         """Binary messages, one JPEG/PNG frame each, numbered in the order they arrive from
@@ -419,7 +459,8 @@ class ActionService:
             inbox.close()
 
     # -- whole clips and precomputed features ----------------------------------------------
-    @app.post("/clip", openapi_extra=_binary_body("video/mp4", "application/octet-stream"),
+    @app.post("/clip", dependencies=AUTHORIZED,
+              openapi_extra=_binary_body("video/mp4", "application/octet-stream"),
               responses=_refusals(400, 413, 429))
     async def clip(self, request: Request,
                    video_id: str = Query("clip", min_length=1, max_length=128,
@@ -445,7 +486,8 @@ class ActionService:
                            "pose": self.settings.extraction["pose"],
                            "recognizer": self.settings.package}}
 
-    @app.post("/features", responses=_refusals(422))
+    @app.post("/features", dependencies=AUTHORIZED,
+              responses=_refusals(422))
     async def features(self, window: FeatureWindow) -> dict:
         """Pose and object features of one window (from a client's own detector and pose
         model; the arrays of the feature table, docs/data-format.md) -> class scores of the
@@ -461,7 +503,7 @@ class ActionService:
     def health(self) -> dict:
         return {"status": "ok", "uptime_s": round(time.time() - self.started, 1)}
 
-    @app.get("/ready")
+    @app.get("/ready", dependencies=AUTHORIZED)
     async def ready(self) -> dict:
         """Ready when every model deployment (detector, pose model, recognizer) answers."""
         blank = np.zeros((32, 32, 3), np.uint8)
@@ -471,12 +513,12 @@ class ActionService:
                              self.recognizer.classify.remote(example_window(self.settings)))
         return {"ready": True, "streams": len(self.streams)}
 
-    @app.get("/classes")
+    @app.get("/classes", dependencies=AUTHORIZED)
     def classes(self) -> dict:
         return {"action_classes": self.settings.action_classes,
                 "object_classes": self.settings.object_classes}
 
-    @app.get("/versions")
+    @app.get("/versions", dependencies=AUTHORIZED)
     def versions(self) -> dict:
         """The models behind the service: recognizer package, timeline head, detector, pose
         model and tracker settings, and the serving config."""

@@ -25,6 +25,7 @@ class ServingSettings:
     object_classes: list[str]
     stream: dict
     limits: dict
+    auth: dict          # token_env, loopback_without_token (serve/auth.py)
     recognizer: dict
     batching: dict
     deployments: dict
@@ -61,7 +62,7 @@ def load_settings(config_file: str = DEFAULT_CONFIG, options: dict | None = None
     if cfg.pose_placement not in ("ingress", "deployment"):
         raise ValueError(f"{config_file}: pose_placement must be 'ingress' or 'deployment', "
                          f"got {cfg.pose_placement!r}")
-    for key in ("detect_every", "recognize_every", "max_streams"):
+    for key in ("detect_every", "recognize_every", "max_streams", "max_streams_per_client"):
         if int(stream[key]) < 1:
             raise ValueError(f"{config_file}: stream.{key} must be a positive integer, got "
                              f"{stream[key]}")
@@ -69,7 +70,7 @@ def load_settings(config_file: str = DEFAULT_CONFIG, options: dict | None = None
         config_file=str(config_file), extraction_config=str(cfg.extraction_config),
         extraction_options=cfg.extraction_options.to_dict(), package=str(package),
         action_classes=list(actions), object_classes=list(objects), stream=stream,
-        limits=cfg.limits.to_dict(), recognizer=cfg.recognizer.to_dict(),
+        limits=cfg.limits.to_dict(), auth=cfg.auth.to_dict(), recognizer=cfg.recognizer.to_dict(),
         batching=cfg.batching.to_dict(), deployments=cfg.deployments.to_dict(),
         threads=cfg.threads.to_dict(), niceness=cfg.niceness.to_dict(),
         pose_placement=str(cfg.pose_placement),

@@ -57,8 +57,9 @@ class Persons:
 
 class StreamState:
     def __init__(self, stream_id: str, fps: float, settings: ServingSettings,
-                 package: ModelPackage, head: TimelineHead):
+                 package: ModelPackage, head: TimelineHead, client: str | None = None):
         self.stream_id, self.fps = stream_id, float(fps)
+        self.client = client        # the address that opened it (per-client limits)
         self.settings, self.package, self.head = settings, package, head
         self.options = settings.stream
         self.tracker = Tracker(settings.frame_path.tracker)

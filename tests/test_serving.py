@@ -8,6 +8,7 @@ import json
 import math
 import os
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -20,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 import ray
 from ray import serve
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from jobs import extract, infer
@@ -39,9 +40,15 @@ IDLE_TIMEOUT_S = 5.0
 # Every frame detected and waited for, as jobs.infer does, so that answers can be compared;
 # the pose model in its own deployment (the shipped configuration, tested last, runs it in the
 # ingress: both placements are served here).
+# The API token of the tested service (callers beyond loopback show it), and the limit of
+# streams per client address.
+TOKEN = "a-test-token"
+PER_CLIENT = 12
 EXACT = {"stream.detect_every": 1, "stream.async_detection": False,
          "stream.async_recognition": False, "stream.idle_timeout_s": IDLE_TIMEOUT_S,
-         "pose_placement": "deployment"}
+         "stream.max_streams_per_client": PER_CLIENT, "pose_placement": "deployment",
+         "deployments.ActionService.ray_actor_options.runtime_env": {
+             "env_vars": {"WORKCELL_API_TOKEN": TOKEN}}}
 # Of the frames both answer, the share whose actions must agree: the networks run in ONNX
 # Runtime here and in PyTorch in jobs.infer (outputs equal to ~1e-5, not bit for bit).
 MIN_AGREEMENT = 0.95
@@ -84,12 +91,25 @@ def reference(clip, tmp_path_factory):
 @pytest.fixture(scope="module")
 def service(ray_local):
     port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    # Every interface, so that a caller beyond loopback can be tested (the machine's address).
+    serve.start(http_options={"host": "0.0.0.0", "port": port})
     serve.run(build_app({"cfg_options": EXACT}), name="workcell", route_prefix="/")
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
         assert client.get("/ready").json()["ready"]
         yield client, port
     serve.shutdown()
+
+
+def _address_beyond_loopback() -> str | None:
+    """This machine's address on its default route (a UDP socket sends nothing to learn it),
+    or None where it has none."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if address.startswith("127.") else address
 
 
 def _open(client, **params) -> str:
@@ -407,6 +427,45 @@ def test_a_client_faster_than_the_service_gets_its_newest_frames_answered(servic
     assert all(a["received"] - sent[a["frame_index"]] < 3 * slowest + 0.25 for a in answers)
 
 
+def test_callers_beyond_loopback_need_the_token_and_have_their_own_stream_limit(service,
+                                                                               clip):
+    """A caller on another address: 401 without the token or with a wrong one, served with
+    it (header, or ?token= on the WebSocket); /health answers everyone; its open streams are
+    limited per client (429), and loopback callers still open theirs."""
+    _, port = service
+    address = _address_beyond_loopback()
+    if address is None:
+        pytest.skip("this machine has no network interface beyond loopback")
+    remote = f"http://{address}:{port}"
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(base_url=remote, timeout=120) as outside:
+        assert outside.get("/health").status_code == 200
+        assert outside.get("/classes").status_code == 401
+        wrong = outside.get("/classes", headers={"Authorization": "Bearer not-it"})
+        assert wrong.status_code == 401 and "token" in wrong.json()["detail"]
+        assert outside.get("/classes", headers=bearer).status_code == 200
+        ws_url = remote.replace("http", "ws")
+        stream = outside.post("/streams", headers=bearer).json()["stream_id"]
+        with pytest.raises(InvalidStatus):
+            with connect(f"{ws_url}/streams/{stream}/ws"):
+                pass
+        with connect(f"{ws_url}/streams/{stream}/ws?token={TOKEN}") as ws:
+            ws.send(clip[1][0])
+            assert json.loads(ws.recv(timeout=120))["frame_index"] == 0
+        opened = [stream]
+        while len(opened) <= PER_CLIENT:
+            response = outside.post("/streams", headers=bearer)
+            if response.status_code != 201:
+                break
+            opened.append(response.json()["stream_id"])
+        assert len(opened) == PER_CLIENT
+        assert response.status_code == 429 and "per client" in response.text
+        local, _ = service
+        assert local.post("/streams").status_code == 201
+        for sid in opened:
+            assert outside.delete(f"/streams/{sid}", headers=bearer).status_code == 200
+
+
 def test_a_stream_takes_one_live_socket(service, clip):
     """A second socket on a stream with a live one is refused (409, then closed), and the first
     goes on; once the first is closed, a socket may take the stream again."""
@@ -595,6 +654,11 @@ def test_the_shipped_configuration_streams_over_a_websocket(service, clip, rende
     assert all(p["action"] for p in answers[-1]["persons"])
     assert all(len(p["keypoints"]) == 17 for a in answers for p in a["persons"])
     assert "PoseEstimator" not in serve.status().applications["workcell"].deployments
+    # No token configured (the shipped default): callers beyond loopback are refused.
+    address = _address_beyond_loopback()
+    if address is not None:
+        refused = httpx.get(f"http://{address}:{port}/classes", timeout=60)
+        assert refused.status_code == 403 and "WORKCELL_API_TOKEN" in refused.text
 
 
 def test_the_serving_benchmark_plays_a_paced_stream_and_scores_it(service, rendered):

@@ -32,8 +32,18 @@ stream = dict(
     keypoint_thr=0.3,       # keypoints below this score do not shape that box
     forget_track_s=2.0,     # a person unseen this long loses its timeline
     idle_timeout_s=60.0,    # a stream without a frame this long is evicted
-    max_streams=32,
+    max_streams=32,         # open streams in all (stream slots); beyond them POST /streams
+                            # gets 429 until one is closed or evicted (idle_timeout_s)
+    max_streams_per_client=8,   # open streams per client address, so that one client
+                                # cannot take every slot
 )
+# Who may call the service. A client on this machine (loopback) needs no token; any other
+# needs the API token, read from the environment variable named here in the ingress's
+# process: `Authorization: Bearer <token>`, or `?token=` on the WebSocket (browsers cannot set
+# its headers). Without the variable set, clients beyond loopback are refused (403): the
+# shipped serve/config.yaml binds every interface, and a service is not opened to a network
+# by accident. /health (liveness probes) and the API documentation answer everyone.
+auth = dict(token_env="WORKCELL_API_TOKEN", loopback_without_token=True)
 limits = dict(
     max_frame_bytes=4_000_000,     # largest encoded frame (JPEG / PNG) accepted
     max_clip_bytes=64_000_000,     # largest video clip accepted
