@@ -66,6 +66,7 @@ from serve.deployments import (
     start_replica,
 )
 from serve.features import FeatureWindow, example_window, window_arrays
+from serve.outage import Outage
 from serve.overload import NewestFrame
 from serve.settings import DEFAULT_CONFIG, ServingSettings, load_settings
 from serve.stream import RequestError, StreamState
@@ -192,6 +193,7 @@ class ActionService:
         self.package = load_package(settings.package, local_device())
         self.head = load_timeline_head(settings.package)
         self.streams: dict[str, StreamState] = {}
+        self.recognizer_outage = Outage(float(settings.stream["stage_retry_s"]))
         self.evicted: set[str] = set()
         self.started = time.time()
 
@@ -302,7 +304,11 @@ class ActionService:
     async def _collect_recognition(self, state: StreamState, timings: dict,
                                    wait: bool = False) -> None:
         """Hand the running recognition's features to the timelines: when it is done, or
-        (waiting for it) when ``wait`` or when the next frame is a step that needs it."""
+        (waiting for it) when ``wait`` or when the next frame is a step that needs it. A
+        recognition that fails or takes longer than ``stream.stage_timeout_s`` is given up:
+        its step reuses the last features, the answer is flagged ``degraded``, and the
+        recognizer is left alone for ``stream.stage_retry_s`` (a lost replica takes Serve
+        seconds to replace; the frames meanwhile do not wait for it)."""
         if state.recognition is None:
             return
         tracks, task = state.recognition
@@ -310,13 +316,16 @@ class ActionService:
             return
         state.recognition = None
         try:
-            features, timings["recognizer_compute"], timings["recognizer"] = await task
-        except RayError as exc:
-            # A lost replica: this step is skipped, the stream goes on with the next one.
+            features, timings["recognizer_compute"], timings["recognizer"] = \
+                await asyncio.wait_for(task, float(self.settings.stream["stage_timeout_s"]))
+        except (RayError, TimeoutError) as exc:
+            logger.warning("stream %s: recognition given up (%s); the recognizer is left "
+                           "alone for %s s", state.stream_id, type(exc).__name__,
+                           self.settings.stream["stage_retry_s"])
+            self.recognizer_outage.begin()
             state.abandon(tracks)
-            raise RequestError(503, f"stream {state.stream_id!r}: the recognizer is "
-                                    f"unavailable ({type(exc).__name__}); send the next "
-                                    "frame") from exc
+            state.degraded.add("recognizer")
+            return
         mark = time.perf_counter()
         per = len(features) // len(tracks)
         state.complete({tid: features[i * per:(i + 1) * per] for i, tid in enumerate(tracks)})
@@ -348,11 +357,13 @@ class ActionService:
                 if len(persons.ids):
                     mark = time.perf_counter()
                     persons.keypoints, persons.keypoint_scores, timings["pose_compute"] = \
-                        await self.estimate_pose((image, persons.boxes))
+                        await asyncio.wait_for(self.estimate_pose((image, persons.boxes)),
+                                               float(self.settings.stream["stage_timeout_s"]))
                     timings["pose"] = (time.perf_counter() - mark) * 1e3
-            except RayError as exc:
-                # A lost replica (Serve starts another): the frame is held as a dropped one
-                # is, so that the stream goes on with the next frame.
+            except (RayError, TimeoutError) as exc:
+                # A lost replica (Serve starts another) or a pose later than
+                # stream.stage_timeout_s: the frame is held as a dropped one is, so that the
+                # stream goes on with the next frame.
                 state.hold()
                 raise RequestError(503, f"stream {stream_id!r}: frame {t}: the {stage} is "
                                         f"unavailable ({type(exc).__name__}); send the next "
@@ -365,10 +376,16 @@ class ActionService:
                 # One recognition in flight per stream: persons seen from different frames
                 # step on different frames, and the last one's features must be in first.
                 await self._collect_recognition(state, timings, wait=True)
-                state.recognition = (list(pending), asyncio.ensure_future(
-                    self._embed([s for samples in pending.values() for s in samples])))
-                if not state.options["async_recognition"]:
-                    await self._collect_recognition(state, timings, wait=True)
+                if self.recognizer_outage.active():
+                    state.abandon(list(pending))
+                    state.degraded.add("recognizer")
+                else:
+                    state.recognition = (list(pending), asyncio.ensure_future(
+                        self._embed([s for samples in pending.values() for s in samples])))
+                    if not state.options["async_recognition"]:
+                        await self._collect_recognition(state, timings, wait=True)
+            if self.recognizer_outage.active():
+                state.degraded.add("recognizer")
             answer = state.answer(t, with_poses, with_objects, dropped)
         timings["server"] = (time.perf_counter() - started) * 1e3
         answer["timings_ms"] = {k: round(v, 2) for k, v in timings.items()}

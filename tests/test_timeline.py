@@ -201,6 +201,39 @@ def test_a_held_frame_keeps_the_streams_time_without_running_the_recognizer(head
     assert held.answer[0] == plain.answer[0] == 60 - 2 - plain.lag_frames   # the newest step
 
 
+def test_an_abandoned_step_reuses_the_last_features_and_keeps_the_streams_time(
+        head_package, workcell_table):
+    """A step whose recognizer run failed or came too late (the service gives it up) advances
+    the timeline with the last features, as a held frame's step does: the same answers as
+    handing those features back, and the answers keep naming the stream's frames."""
+    folder, _ = head_package
+    package, head = load_package(folder), load_timeline_head(folder)
+    video = untrimmed_videos(workcell_table, "test")[0]
+    rows, _ = read_feature_table(workcell_table, splits=["test"])
+    rows = FrameArrays.from_table(rows.filter(pc.equal(rows.column("video_id"), video)))
+    given_up = OnlineTimeline(package, head, fps=rows.fps)
+    handed_back = OnlineTimeline(package, head, fps=rows.fps)
+    abandoned = 0
+    for t in range(60):
+        samples = given_up.add_row(rows, t)
+        assert (samples is None) == (handed_back.add_row(rows, t) is None)
+        if samples is None:
+            continue
+        if t >= 30 and abandoned < 2:
+            abandoned += 1
+            given_up.abandon()
+            handed_back.complete(handed_back.last_feature)
+        else:
+            features = embed(package.model, pseudo_collate(samples))[0]
+            given_up.complete(features)
+            handed_back.complete(features)
+        assert given_up.answer[:2] == handed_back.answer[:2]
+        if given_up.answer[2] is not None:
+            np.testing.assert_allclose(given_up.answer[2], handed_back.answer[2], rtol=1e-6)
+    assert abandoned == 2
+    assert given_up.answer[0] == 60 - 2 - given_up.lag_frames    # the newest step
+
+
 def test_step_features_of_rows_in_memory_are_the_datasets(head_package, workcell_table):
     """jobs.infer and the clip endpoint cut a video's causal windows from its rows in memory;
     the timeline head was trained on those the feature-table dataset cuts: same windows, same

@@ -32,6 +32,12 @@ stream = dict(
     keypoint_thr=0.3,       # keypoints below this score do not shape that box
     forget_track_s=2.0,     # a person unseen this long loses its timeline
     idle_timeout_s=60.0,    # a stream without a frame this long is evicted
+    stage_timeout_s=2.0,    # a frame's pose not back this long: the frame gets 503 (held);
+                            # a recognizer step not back this long after the frame that
+                            # needs it is given up (its step reuses the last features, the
+                            # answer says "degraded"), and then
+    stage_retry_s=5.0,      # the recognizer is not called for this long (a lost replica takes
+                            # Serve about 10 s to replace)
     max_streams=32,         # open streams in all (stream slots); beyond them POST /streams
                             # gets 429 until one is closed or evicted (idle_timeout_s)
     max_streams_per_client=8,   # open streams per client address, so that one client
