@@ -467,6 +467,20 @@ def test_callers_beyond_loopback_need_the_token_and_have_their_own_stream_limit(
             assert outside.delete(f"/streams/{sid}", headers=bearer).status_code == 200
 
 
+def test_an_oversized_socket_message_gets_413_and_the_socket_stays_open(service, clip):
+    """A binary message over limits.max_frame_bytes (up to the 16 MiB Serve's proxy takes) is
+    refused on the socket, which goes on with the next frame."""
+    client, port = service
+    stream = _open(client)
+    with connect(f"ws://127.0.0.1:{port}/streams/{stream}/ws", max_size=None) as ws:
+        ws.send(b"\xff" * 5_000_000)
+        refusal = json.loads(ws.recv(timeout=120))
+        assert refusal["status"] == 413 and "limit" in refusal["error"]
+        ws.send(clip[1][0])
+        answer = json.loads(ws.recv(timeout=120))
+    assert (answer["frame_index"], answer["dropped_frames"]) == (1, 1)
+
+
 def test_a_stream_takes_one_live_socket(service, clip):
     """A second socket on a stream with a live one is refused (409, then closed), and the first
     goes on; once the first is closed, a socket may take the stream again."""
