@@ -39,10 +39,10 @@ from pathlib import Path
 from actors.extraction import extract
 from benchmarks.environment import code_commit, environment
 from model.cluster import init_ray
+from model.config_files import read_config
 from model.datasets.annotation import DatasetSpec
 from model.datasets.splits import load_split_file
 from model.datasets.video_manifest import VideoInput
-from model.frame_path.chain import load_config
 from model.reports import write_report
 
 CONFIGS = {"workcell": "model/configs/extraction/workcell.py",
@@ -65,7 +65,7 @@ def _test_videos(dataset: Path, count: int | None) -> list[VideoInput]:
 
 def _run(name: str, inputs: list[VideoInput], spec: DatasetSpec, config: str, stride: int,
          executor: str, actors: int, threads: int | None, random_weights: bool) -> dict:
-    cfg = load_config(config, {"video.stride": stride})
+    cfg = read_config(config, {"video.stride": stride})
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
         report = extract(inputs, spec, out, config=cfg, random_weights=random_weights,

@@ -43,6 +43,7 @@ from jobs.evaluate import check_frozen, evaluate
 from model.builders import build_dataset, dataset_labels
 from model.builders import load_config as load_recognizer_config
 from model.cluster import init_ray
+from model.config_files import read_config
 from model.datasets.annotation import DatasetSpec
 from model.datasets.feature_table import read_feature_table, write_split_file
 from model.datasets.frame_rows import FrameArrays
@@ -56,7 +57,6 @@ from model.evaluation.decomposition import (
     mix_streams,
 )
 from model.evaluation.metrics import classification_metrics
-from model.frame_path.chain import load_config
 from model.perception.coco_metrics import per_class_ap50
 from model.perception.training import evaluate_package
 from model.reports import write_report
@@ -200,7 +200,7 @@ def end_to_end_figures(recognizers: dict[str, Path], data: Path, annotations_tab
                                             data / "splits.json"), ["test"], clips, "test")
     init_ray()
     # The extraction benchmark's headline setting: the Ray Data pipeline, 2 actors.
-    report = extract(inputs, spec, extracted, config=load_config(extraction_config, None),
+    report = extract(inputs, spec, extracted, config=read_config(extraction_config, None),
                      executor="ray", actors=2, source=str(data))
     if report.failures:
         raise SystemExit(f"extraction failed: {report.failures}")

@@ -136,16 +136,16 @@ def extracted_test_videos(data: Path, table: Path, config: str, videos: list[str
     """The untrimmed test videos' features from their MP4s (resumed when ``table`` exists)."""
     from actors.extraction import extract, select_inputs
     from model.cluster import init_ray
+    from model.config_files import read_config
     from model.datasets.annotation import DatasetSpec
     from model.datasets.video_manifest import videos_in_folder
-    from model.frame_path.chain import load_config
 
     spec = DatasetSpec.load(data / "dataset.json")
     inputs = [v for v in select_inputs(videos_in_folder(data / "videos", data / "annotations",
                                                         data / "splits.json"),
                                        ["test"], "*", "test") if v.video_id in set(videos)]
     init_ray()
-    report = extract(inputs, spec, table, config=load_config(config, None), executor="ray",
+    report = extract(inputs, spec, table, config=read_config(config, None), executor="ray",
                      actors=2, source=str(data))
     if report.failures:
         raise SystemExit(f"extraction failed: {report.failures}")

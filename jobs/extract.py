@@ -33,6 +33,7 @@ from pathlib import Path
 from mmengine.config import DictAction
 
 from actors.extraction import EXECUTORS, ExtractionError, extract, select_inputs
+from model.config_files import read_config
 from model.datasets.annotation import (
     DEFAULT_MAX_ANNOTATION_BYTES,
     AnnotationError,
@@ -41,7 +42,6 @@ from model.datasets.annotation import (
 from model.datasets.feature_table import SPLITS
 from model.datasets.splits import SplitError
 from model.datasets.video_manifest import ManifestError, VideoInput, read_manifest, videos_in_folder
-from model.frame_path.chain import load_config
 from model.frame_path.models import MissingCheckpointError
 
 DEFAULT_CONFIG = "model/configs/extraction/light.py"
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         inputs = select_inputs(inputs, args.splits, args.match, args.default_split)
         if not inputs:
             raise ManifestError(f"{source}: no video is left after --splits / --match")
-        config = load_config(args.config, args.cfg_options)
+        config = read_config(args.config, args.cfg_options)
         for key, value in (("detector.model", args.detector), ("pose.model", args.pose),
                            ("detector.checkpoint", args.detector_checkpoint),
                            ("pose.checkpoint", args.pose_checkpoint)):

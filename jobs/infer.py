@@ -31,10 +31,11 @@ from pathlib import Path
 from mmengine.config import DictAction
 from tqdm import tqdm
 
+from model.config_files import read_config
 from model.datasets.annotation import DatasetSpec, load_annotation
 from model.datasets.feature_table import write_split_file
 from model.evaluation.operator import operator_frame_accuracy
-from model.frame_path.chain import FramePath, FramePathSettings, load_config
+from model.frame_path.chain import FramePath, FramePathSettings
 from model.frame_path.models import MissingCheckpointError
 from model.frame_path.video import VideoError, probe_video
 from model.inference.annotated_video import write_annotated_video
@@ -58,7 +59,7 @@ def infer(video: Path, package: Path, out: Path, *, extraction_config: str,
     info = probe_video(video)
     video_id = video.stem
     actions, objects = package_classes(package)
-    config = load_config(extraction_config, cfg_options)
+    config = read_config(extraction_config, cfg_options)
     settings = FramePathSettings.from_config(config, tuple(objects))
     spec = DatasetSpec(video_id, tuple(actions), tuple(objects))
     labels = {} if annotation is None else {

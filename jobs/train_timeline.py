@@ -20,10 +20,11 @@ import sys
 import time
 from pathlib import Path
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from tqdm import tqdm
 
 from jobs.evaluate import check_table_classes
+from model.config_files import read_config
 from model.device import local_device
 from model.evaluation.timeline import untrimmed_videos
 from model.inference.package import load_package
@@ -51,9 +52,7 @@ def train_timeline(package_dir: str | Path, table: str | Path, *, config: str = 
                    cache_dir: str | Path | None = None) -> dict:
     """Train and write the timeline head of ``package_dir``; returns its metrics."""
     started = time.time()
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = read_config(config, cfg_options)
     classes = check_table_classes(package_dir, table)
     package = load_package(package_dir, local_device())
     background = [classes.index(c) for c in cfg.background]

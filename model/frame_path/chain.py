@@ -31,15 +31,6 @@ from model.frame_path.video import VideoError, VideoInfo, read_frames
 logger = logging.getLogger(__name__)
 
 
-def load_config(path: str | Path, options: dict | None = None) -> Config:
-    """An extraction config (detector, pose, tracker, video, table, subject sections) with
-    its dotted ``options`` applied."""
-    cfg = Config.fromfile(str(path))
-    if options:
-        cfg.merge_from_dict(options)
-    return cfg
-
-
 @dataclass(frozen=True)
 class FramePathSettings:
     """What the stages of the frame path need from an extraction config (picklable: it is
