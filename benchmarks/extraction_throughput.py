@@ -30,7 +30,6 @@ Writes benchmarks/results/extraction.{json,md}.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ from pathlib import Path
 
 from actors.extraction import extract
 from benchmarks.environment import code_commit, environment
+from model.cli import command_parser
 from model.cluster import init_ray
 from model.config_files import read_config
 from model.datasets.annotation import DatasetSpec
@@ -156,9 +156,7 @@ def markdown(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.extraction_throughput",
-                                description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("benchmarks.extraction_throughput", __doc__)
     p.add_argument("--dataset", type=Path, default=Path("data/workcell"),
                    help="rendered built-in dataset (default: data/workcell)")
     p.add_argument("--models", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))

@@ -23,7 +23,6 @@ tests/test_cluster.py inject failures with.
 
 from __future__ import annotations
 
-import argparse
 import glob
 import os
 import shutil
@@ -38,6 +37,7 @@ import ray
 from ray.cluster_utils import Cluster
 from ray.util.state import list_actors
 
+from model.cli import command_parser
 from model.cluster import free_port
 
 TRAINER_RESOURCE = "trainer_node"
@@ -388,8 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     from tests.factories import tiny_config
     from workcell_synth import generate_dataset
 
-    p = argparse.ArgumentParser(prog="python -m benchmarks.faults", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("benchmarks.faults", __doc__)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     p.add_argument("--runs", type=Path, default=Path("outputs/benchmarks/faults"))
     p.add_argument("--epochs", type=int, default=6, help="of the training runs")

@@ -42,6 +42,7 @@ from benchmarks.performance_report import decomposition_lines
 from jobs.evaluate import check_frozen, evaluate
 from model.builders import build_dataset, dataset_labels
 from model.builders import load_config as load_recognizer_config
+from model.cli import command_parser
 from model.cluster import init_ray
 from model.config_files import read_config
 from model.datasets.annotation import DatasetSpec
@@ -277,8 +278,7 @@ def _named_package(text: str) -> tuple[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.pixels", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("benchmarks.pixels", __doc__)
     p.add_argument("--data", type=Path, default=Path("data/workcell"),
                    help="rendered built-in dataset with coco/ (default: %(default)s)")
     p.add_argument("--table", type=Path, default=None,

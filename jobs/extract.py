@@ -33,6 +33,7 @@ from pathlib import Path
 from mmengine.config import DictAction
 
 from actors.extraction import EXECUTORS, ExtractionError, extract, select_inputs
+from model.cli import command_parser, refuse
 from model.config_files import read_config
 from model.datasets.annotation import (
     DEFAULT_MAX_ANNOTATION_BYTES,
@@ -48,8 +49,7 @@ DEFAULT_CONFIG = "model/configs/extraction/light.py"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m jobs.extract", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("jobs.extract", __doc__)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", help="dataset folder: dataset.json, videos/, annotations/ "
                                        "and splits.json (e.g. from jobs.make_dataset)")
@@ -137,8 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                          source=source)
     except (MissingCheckpointError, ManifestError, SplitError, AnnotationError,
             ExtractionError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return refuse(exc)
     print(report.markdown())
     print(f"feature table: {report.out}  (report: {report.out}/extract_report.md)")
     return 1 if report.failures else 0

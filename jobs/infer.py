@@ -31,6 +31,7 @@ from pathlib import Path
 from mmengine.config import DictAction
 from tqdm import tqdm
 
+from model.cli import command_parser, refuse
 from model.config_files import read_config
 from model.datasets.annotation import DatasetSpec, load_annotation
 from model.datasets.feature_table import write_split_file
@@ -111,8 +112,7 @@ def timeline_markdown(doc: dict) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m jobs.infer", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("jobs.infer", __doc__)
     p.add_argument("--video", type=Path, required=True, help="the video file")
     p.add_argument("--package", type=Path, default=DEFAULT_PACKAGE,
                    help="recognizer package or ensemble folder (default: %(default)s, the "
@@ -153,8 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                     keypoint_thr=args.keypoint_thr, threads=args.threads,
                     annotation=args.annotation, progress=not args.no_progress)
     except (VideoError, MissingCheckpointError, ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return refuse(exc)
     print(timeline_markdown(doc))
     print(f"timeline: {args.out}/timeline.json  annotated video: {args.out}/annotated.mp4")
     return 0

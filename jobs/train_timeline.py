@@ -24,6 +24,7 @@ from mmengine.config import DictAction
 from tqdm import tqdm
 
 from jobs.evaluate import check_table_classes
+from model.cli import command_parser, refuse
 from model.config_files import read_config
 from model.device import local_device
 from model.evaluation.timeline import untrimmed_videos
@@ -133,8 +134,7 @@ def report_markdown(metrics: dict) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m jobs.train_timeline", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("jobs.train_timeline", __doc__)
     p.add_argument("--package", required=True, help="recognizer package folder (jobs.train)")
     p.add_argument("--table", required=True, help="Parquet feature table (jobs.ingest)")
     p.add_argument("--config", default=DEFAULT_CONFIG, help="timeline config (default: "
@@ -152,8 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         metrics = train_timeline(args.package, args.table, config=args.config,
                                  cfg_options=args.cfg_options, cache_dir=args.cache_dir)
     except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return refuse(exc)
     print(report_markdown(metrics))
     print(f"timeline head: {Path(args.package) / TIMELINE_DIR}")
     return 0
