@@ -171,16 +171,22 @@ def test_online_mode_never_reads_a_future_frame(head_package, workcell_table, tm
     assert (head.online_timeline(prefix)[0][:answered] == batch_labels[:answered]).all()
 
 
+def _first_test_video(head_package, workcell_table):
+    """The package, its head and the rows of the first untrimmed test video."""
+    folder, _ = head_package
+    package, head = load_package(folder), load_timeline_head(folder)
+    video = untrimmed_videos(workcell_table, "test")[0]
+    rows, _ = read_feature_table(workcell_table, splits=["test"])
+    return package, head, FrameArrays.from_table(
+        rows.filter(pc.equal(rows.column("video_id"), video)))
+
+
 def test_a_held_frame_keeps_the_streams_time_without_running_the_recognizer(head_package,
                                                                             workcell_table):
     """A dropped frame of a live stream is held (the last row again): no recognizer input is
     asked for, its step reuses the last features, and the answers keep naming frames of the
     stream's own numbering."""
-    folder, _ = head_package
-    package, head = load_package(folder), load_timeline_head(folder)
-    video = untrimmed_videos(workcell_table, "test")[0]
-    rows, _ = read_feature_table(workcell_table, splits=["test"])
-    rows = FrameArrays.from_table(rows.filter(pc.equal(rows.column("video_id"), video)))
+    package, head, rows = _first_test_video(head_package, workcell_table)
     plain = OnlineTimeline(package, head, fps=rows.fps)
     held = OnlineTimeline(package, head, fps=rows.fps)
     dropped = range(40, 40 + 3 * plain.step)       # three steps' frames
@@ -206,11 +212,7 @@ def test_an_abandoned_step_reuses_the_last_features_and_keeps_the_streams_time(
     """A step whose recognizer run failed or came too late (the service gives it up) advances
     the timeline with the last features, as a held frame's step does: the same answers as
     handing those features back, and the answers keep naming the stream's frames."""
-    folder, _ = head_package
-    package, head = load_package(folder), load_timeline_head(folder)
-    video = untrimmed_videos(workcell_table, "test")[0]
-    rows, _ = read_feature_table(workcell_table, splits=["test"])
-    rows = FrameArrays.from_table(rows.filter(pc.equal(rows.column("video_id"), video)))
+    package, head, rows = _first_test_video(head_package, workcell_table)
     given_up = OnlineTimeline(package, head, fps=rows.fps)
     handed_back = OnlineTimeline(package, head, fps=rows.fps)
     abandoned = 0
