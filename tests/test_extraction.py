@@ -19,8 +19,8 @@ from jobs.ingest import ingest_annotations
 from model.datasets.annotation import DatasetSpec, load_annotation
 from model.datasets.feature_table import read_feature_table, read_info, tensor_column
 from model.datasets.frame_rows import frame_labels
-from tests.factories import SMALL, tiny_config
-from workcell_synth import generate_dataset
+from tests.factories import SMALL
+from workcell_synth import generate_dataset, tiny_config
 
 pytestmark = pytest.mark.slow
 

@@ -30,8 +30,8 @@ from model.inference.person_timelines import person_timelines
 from model.perception.calibration import calibrate_package
 from model.perception.input_scale import native_size, with_test_scale
 from model.perception.training import CocoDataError
-from tests.factories import SMALL, tiny_config
-from workcell_synth import OBJECT_CLASSES, generate_dataset
+from tests.factories import SMALL
+from workcell_synth import OBJECT_CLASSES, generate_dataset, tiny_config
 from workcell_synth.coco import detection_file, keypoint_file
 
 WORKCELL = "model/configs/extraction/workcell.py"
