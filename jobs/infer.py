@@ -36,7 +36,7 @@ from model.config_files import read_config
 from model.datasets.annotation import DatasetSpec, load_annotation
 from model.datasets.feature_table import write_split_file
 from model.evaluation.operator import operator_frame_accuracy
-from model.frame_path.chain import FramePath, FramePathSettings
+from model.frame_path.chain import SHIPPED_EXTRACTION, FramePath, FramePathSettings
 from model.frame_path.models import MissingCheckpointError
 from model.frame_path.video import VideoError, probe_video
 from model.inference.annotated_video import write_annotated_video
@@ -44,7 +44,6 @@ from model.inference.ensemble import package_classes
 from model.inference.person_timelines import person_timelines
 from model.reports import write_report
 
-DEFAULT_EXTRACTION = "model/configs/extraction/workcell.py"
 DEFAULT_PACKAGE = Path("trained_models/workcell_pixels")
 _SPLIT = "test"   # the split the video's rows are written under (a table needs one)
 
@@ -119,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "recognizer and timeline head trained with features extracted from "
                         "video)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--extraction-config", default=DEFAULT_EXTRACTION,
+    p.add_argument("--extraction-config", default=SHIPPED_EXTRACTION,
                    help="extraction config: detector, pose model, tracker (default: "
                         "%(default)s, the shipped workcell models)")
     p.add_argument("--cfg-options", nargs="+", action=DictAction, metavar="KEY=VALUE",

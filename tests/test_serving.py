@@ -28,6 +28,7 @@ from jobs import extract, infer
 from model.cluster import free_port
 from model.datasets.feature_table import tensor_column, write_split_file
 from model.datasets.frame_rows import FrameArrays
+from model.frame_path.chain import SHIPPED_EXTRACTION
 from model.inference.ensemble import combine, load_members, predict_members
 from model.inference.person_timelines import person_timelines
 from serve.app import build_app
@@ -82,7 +83,7 @@ def reference(clip, tmp_path_factory):
     and its feature table."""
     out = tmp_path_factory.mktemp("infer")
     # One inference thread, as the extraction it is compared with (the same arithmetic).
-    doc = infer.infer(clip[0], PACKAGE, out, extraction_config=infer.DEFAULT_EXTRACTION,
+    doc = infer.infer(clip[0], PACKAGE, out, extraction_config=SHIPPED_EXTRACTION,
                       threads=1, progress=False)
     table = pq.read_table(next((out / "features").glob("split=*/*.parquet")))
     online = person_timelines(FrameArrays.from_table(table), PACKAGE, online=True)
@@ -224,7 +225,7 @@ def test_extraction_inference_and_a_stream_make_the_same_feature_rows(service, c
     (folder / "test_seq.mp4").write_bytes(clip[0].read_bytes())
     assert extract.main(["--videos", str(folder), "--spec", str(rendered / "dataset.json"),
                          "--out", str(tmp_path / "extracted"), "--config",
-                         infer.DEFAULT_EXTRACTION, "--executor", "sequential",
+                         SHIPPED_EXTRACTION, "--executor", "sequential",
                          "--cpus-per-actor", "1", "--no-progress"]) == 0
     extracted = FrameArrays.from_table(pq.read_table(
         next((tmp_path / "extracted").glob("split=*/*.parquet"))))

@@ -30,6 +30,10 @@ from model.frame_path.video import VideoError, VideoInfo, read_frames
 
 logger = logging.getLogger(__name__)
 
+# The extraction config of the shipped detector, pose model and tracker (trained_models/): what
+# jobs.extract and jobs.infer run unless told otherwise, and the service's frame path.
+SHIPPED_EXTRACTION = "model/configs/extraction/workcell.py"
+
 
 @dataclass(frozen=True)
 class FramePathSettings:
