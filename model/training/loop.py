@@ -3,7 +3,7 @@
 Ray Train starts the workers and the process group; the model, optimizer, schedules and the
 train step are MMEngine's / MMAction2's (``train_step``, ``OptimWrapper``, param schedulers,
 ``MMDistributedDataParallel``), driven by a plain epoch loop: MMEngine's ``Runner`` was about
-30 % slower per iteration on these CPUs (see ../shared/STACK.md) and does not know Ray Train's
+30 % slower per iteration on the 2-core development machine's CPUs and does not know Ray Train's
 checkpoints.
 
 The data are MMAction2 datasets reading the Parquet feature table (``FeatureTableDataset``),
