@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from mmengine.config import DictAction
+from mmengine.runner import set_random_seed
 from tqdm import tqdm
 
 from jobs.evaluate import check_table_classes
@@ -83,6 +84,9 @@ def train_timeline(package_dir: str | Path, table: str | Path, *, config: str = 
     for mode in ("offline", "online"):
         key = f"{mode}_model"
         cfg[key].update(in_channels=in_channels, num_classes=len(classes))
+        # The initial weights too come from the config's seed: the same config and table give
+        # the same head.
+        set_random_seed(cfg.train_cfg["seed"])
         net = build_tcn(cfg[key], in_channels, len(classes))
         with tqdm(total=cfg.train_cfg["epochs"], desc=f"{mode} TCN", unit="epoch") as bar:
             def show(entry, bar=bar):

@@ -29,6 +29,8 @@ from model.transforms.temporal import CausalSampleFrames
 
 SHIPPED = "trained_models/workcell"
 EPOCHS = 3
+# Steps of 2 frames at the tiny table's 10 fps (the default 0.13 s would be every frame).
+HEAD_OPTIONS = {"train_cfg.epochs": EPOCHS, "features.step_s": 0.2}
 
 
 def test_the_streamed_causal_tcn_equals_the_whole_sequence_recomputed():
@@ -53,10 +55,8 @@ def head_package(tmp_path_factory, workcell_table):
     """A copy of the shipped recognizer with a timeline head trained on the tiny table."""
     folder = tmp_path_factory.mktemp("pkg") / "workcell"
     shutil.copytree(SHIPPED, folder, ignore=shutil.ignore_patterns(TIMELINE_DIR, "model.onnx"))
-    # Steps of 2 frames at the tiny table's 10 fps (the default 0.13 s would be every frame).
-    metrics = train_timeline.train_timeline(
-        folder, workcell_table, cfg_options={"train_cfg.epochs": EPOCHS, "features.step_s": 0.2},
-        cache_dir=tmp_path_factory.mktemp("cache"))
+    metrics = train_timeline.train_timeline(folder, workcell_table, cfg_options=HEAD_OPTIONS,
+                                            cache_dir=tmp_path_factory.mktemp("cache"))
     return folder, metrics
 
 
@@ -104,6 +104,24 @@ def test_training_writes_a_head_chosen_on_val(head_package):
     saved = json.loads((folder / TIMELINE_DIR / "metrics.json").read_text())
     assert saved["offline"]["val"] == metrics["offline"]["val"]
     assert (folder / TIMELINE_DIR / "metrics.md").exists()
+
+
+def test_the_head_is_chosen_without_test_data(head_package, workcell_table, tmp_path):
+    """Trained again from a copy of the table without its test split, the head is the same,
+    weights and decoder settings: neither its training nor the choices made on validation read
+    a test row."""
+    folder, _ = head_package
+    table = tmp_path / "without_test"
+    shutil.copytree(workcell_table, table, ignore=shutil.ignore_patterns("split=test"))
+    again = tmp_path / "pkg"
+    shutil.copytree(SHIPPED, again, ignore=shutil.ignore_patterns(TIMELINE_DIR, "model.onnx"))
+    train_timeline.train_timeline(again, table, cfg_options=HEAD_OPTIONS,
+                                  cache_dir=tmp_path / "cache")
+    first, second = load_timeline_head(folder), load_timeline_head(again)
+    assert first.cfg.decoder.to_dict() == second.cfg.decoder.to_dict()
+    for mode in ("offline", "online"):
+        a, b = getattr(first, mode).state_dict(), getattr(second, mode).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), mode
 
 
 def test_evaluate_reports_offline_and_online_timelines(head_package, workcell_table,
