@@ -48,8 +48,9 @@ def markdown(result: dict) -> str:
     lines = [
         "| failure | outcome | figures |", "|---|---|---|",
         f"| training worker SIGKILLed with {t['checkpoints_before_kill']} checkpoint folders "
-        f"written (2 workers on {t['worker_nodes']} nodes) | restarted from the last checkpoint, "
-        f"{t['epochs']} epochs | largest per-epoch metric gap to the clean run "
+        f"written (2 workers on {t['worker_nodes']} nodes) | resumed from the checkpoint of "
+        f"epoch {t['resumed_from_epoch']} (the run's record), {t['epochs']} epochs | "
+        "largest per-epoch metric gap to the clean run "
         f"{t['max_metric_gap']:.2g}; wall {t['killed_wall_s']:.0f} s vs {t['clean_wall_s']:.0f}"
         " s clean |",
         f"| a Tune trial's worker SIGKILLed | {k['trials_finished']}/{k['trials']} trials "

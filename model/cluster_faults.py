@@ -155,6 +155,9 @@ def train_worker_killed(table: Path, work: Path, dashboard: str, options: dict) 
     killed = joined(thread, out, 900)
     return {"clean_wall_s": clean_s, "killed_wall_s": time.time() - started, **kill,
         "epochs": len(killed["history"]),
+        # From the run's own per-epoch record: the epoch the restarted worker group resumed
+        # from (0 would be a restart from scratch, which the seeds would hide).
+        "resumed_from_epoch": int(max(r["resumed_from_epoch"] for r in killed["history"])),
         "max_metric_gap": history_gap(clean["history"], killed["history"]),
         "clean_val_macro_f1": clean["best_val_macro_f1"],
         "killed_val_macro_f1": killed["best_val_macro_f1"]}

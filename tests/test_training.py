@@ -52,6 +52,9 @@ def test_resume_continues_from_the_saved_epoch(trained):
     assert [row["epoch"] for row in metrics["history"]] == list(range(1, EPOCHS + 1))
     # The resumed run keeps the first run's epochs as they were.
     assert metrics["history"][:FIRST_RUN_EPOCHS] == first["history"]
+    # and records where each epoch's run started: afresh, then from the saved epoch.
+    assert [row["resumed_from_epoch"] for row in metrics["history"]] == \
+        [0] * FIRST_RUN_EPOCHS + [FIRST_RUN_EPOCHS] * (EPOCHS - FIRST_RUN_EPOCHS)
     assert metrics["epochs_run"] == EPOCHS
 
 
