@@ -167,10 +167,10 @@ def _check_video(item: VideoInput, spec: DatasetSpec, default_split: str,
         for key, value in (("frame_count", info.num_frames), ("width", info.width),
                            ("height", info.height)):
             if video[key] != value:
-                raise VideoError(f"{item.annotation}: video.{key}: {video[key]}, but "
+                raise VideoError(item.annotation, f"video.{key}: {video[key]}, but "
                                  f"{item.path} has {value}")
         if video["id"] != item.video_id:
-            raise VideoError(f"{item.annotation}: video.id: {video['id']!r}, but the video "
+            raise VideoError(item.annotation, f"video.id: {video['id']!r}, but the video "
                              f"is listed as {item.video_id!r}")
     return _Video(item, info, doc, item.split or default_split)
 

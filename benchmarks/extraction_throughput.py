@@ -30,7 +30,6 @@ Writes benchmarks/results/extraction.{json,md}.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -38,11 +37,12 @@ from pathlib import Path
 
 from actors.extraction import extract
 from benchmarks.environment import code_commit, environment
+from model.cli import command_parser
 from model.cluster import init_ray
+from model.config_files import read_config
 from model.datasets.annotation import DatasetSpec
 from model.datasets.splits import load_split_file
 from model.datasets.video_manifest import VideoInput
-from model.frame_path.chain import load_config
 from model.reports import write_report
 
 CONFIGS = {"workcell": "model/configs/extraction/workcell.py",
@@ -65,7 +65,7 @@ def _test_videos(dataset: Path, count: int | None) -> list[VideoInput]:
 
 def _run(name: str, inputs: list[VideoInput], spec: DatasetSpec, config: str, stride: int,
          executor: str, actors: int, threads: int | None, random_weights: bool) -> dict:
-    cfg = load_config(config, {"video.stride": stride})
+    cfg = read_config(config, {"video.stride": stride})
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
         report = extract(inputs, spec, out, config=cfg, random_weights=random_weights,
@@ -156,9 +156,7 @@ def markdown(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.extraction_throughput",
-                                description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("benchmarks.extraction_throughput", __doc__)
     p.add_argument("--dataset", type=Path, default=Path("data/workcell"),
                    help="rendered built-in dataset (default: data/workcell)")
     p.add_argument("--models", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))

@@ -22,7 +22,6 @@ Writes benchmarks/results/penn_action.json ({"val": the ensemble, "variants": na
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import pickle
@@ -37,6 +36,7 @@ from jobs.evaluate import evaluate
 from jobs.ingest import ingest_mmaction_pkl
 from jobs.train import train
 from model.builders import load_config, pipeline_step
+from model.cli import command_parser
 from model.datasets.splits import assign_splits, load_split_file, write_split_file
 from model.inference.ensemble import write_ensemble
 
@@ -84,8 +84,7 @@ def recipe(options: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.penn_action", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("benchmarks.penn_action", __doc__)
     p.add_argument("--pkl", type=Path, default=SHARED / "penn_action_train_coco17.pkl.gz")
     p.add_argument("--data", type=Path, default=Path("data/penn_action"))
     p.add_argument("--work", type=Path, default=Path("outputs/penn_action"))

@@ -9,12 +9,12 @@ report. What the figures mean is in the hand-written docs/benchmark-protocol.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import subprocess
 from pathlib import Path
 
+from model.cli import command_parser
 from model.evaluation.report import per_class_table, segmentation_table
 
 RESULTS = Path("benchmarks/results")
@@ -487,9 +487,7 @@ def faults_section() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argparse.ArgumentParser(prog="python -m benchmarks.performance_report", description=__doc__,
-                            formatter_class=argparse.RawDescriptionHelpFormatter
-                            ).parse_args(argv)
+    command_parser("benchmarks.performance_report", __doc__).parse_args(argv)
     accuracy = _load("accuracy.json") or {}
     throughput = _load("throughput.json") or {}
     penn = _load("penn_action.json")

@@ -42,7 +42,9 @@ from benchmarks.performance_report import decomposition_lines
 from jobs.evaluate import check_frozen, evaluate
 from model.builders import build_dataset, dataset_labels
 from model.builders import load_config as load_recognizer_config
+from model.cli import command_parser
 from model.cluster import init_ray
+from model.config_files import read_config
 from model.datasets.annotation import DatasetSpec
 from model.datasets.feature_table import read_feature_table, write_split_file
 from model.datasets.frame_rows import FrameArrays
@@ -56,7 +58,6 @@ from model.evaluation.decomposition import (
     mix_streams,
 )
 from model.evaluation.metrics import classification_metrics
-from model.frame_path.chain import load_config
 from model.perception.coco_metrics import per_class_ap50
 from model.perception.training import evaluate_package
 from model.reports import write_report
@@ -200,7 +201,7 @@ def end_to_end_figures(recognizers: dict[str, Path], data: Path, annotations_tab
                                             data / "splits.json"), ["test"], clips, "test")
     init_ray()
     # The extraction benchmark's headline setting: the Ray Data pipeline, 2 actors.
-    report = extract(inputs, spec, extracted, config=load_config(extraction_config, None),
+    report = extract(inputs, spec, extracted, config=read_config(extraction_config, None),
                      executor="ray", actors=2, source=str(data))
     if report.failures:
         raise SystemExit(f"extraction failed: {report.failures}")
@@ -277,8 +278,7 @@ def _named_package(text: str) -> tuple[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.pixels", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("benchmarks.pixels", __doc__)
     p.add_argument("--data", type=Path, default=Path("data/workcell"),
                    help="rendered built-in dataset with coco/ (default: %(default)s)")
     p.add_argument("--table", type=Path, default=None,

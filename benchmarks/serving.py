@@ -43,6 +43,7 @@ from tqdm import tqdm
 
 from benchmarks.environment import code_commit, environment
 from benchmarks.stream_accuracy import delays_frames, frame_predictions, operator_answers
+from model.cli import command_parser
 from model.cluster import free_port, init_ray
 from model.datasets.splits import load_split_file
 from model.reports import write_report
@@ -387,8 +388,7 @@ def train_majority(data: Path, train: list[str], classes: list[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.serving", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("benchmarks.serving", __doc__)
     p.add_argument("--data", type=Path, default=Path("data/workcell"),
                    help="the built-in dataset (rendered videos + annotations)")
     rows = [*SHIPPED_ROWS, "unpaced", "techniques"]

@@ -30,7 +30,6 @@ Writes benchmarks/results/timeline.{json,md} and benchmarks/results/timeline.png
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
@@ -40,6 +39,7 @@ from tqdm import tqdm
 from benchmarks.environment import code_commit, environment
 from benchmarks.performance_report import timeline_pixels_table, timeline_table
 from jobs.evaluate import check_frozen, check_table_classes
+from model.cli import command_parser
 from model.datasets.feature_table import read_feature_table
 from model.device import local_device
 from model.evaluation.metrics import classification_metrics
@@ -136,16 +136,16 @@ def extracted_test_videos(data: Path, table: Path, config: str, videos: list[str
     """The untrimmed test videos' features from their MP4s (resumed when ``table`` exists)."""
     from actors.extraction import extract, select_inputs
     from model.cluster import init_ray
+    from model.config_files import read_config
     from model.datasets.annotation import DatasetSpec
     from model.datasets.video_manifest import videos_in_folder
-    from model.frame_path.chain import load_config
 
     spec = DatasetSpec.load(data / "dataset.json")
     inputs = [v for v in select_inputs(videos_in_folder(data / "videos", data / "annotations",
                                                         data / "splits.json"),
                                        ["test"], "*", "test") if v.video_id in set(videos)]
     init_ray()
-    report = extract(inputs, spec, table, config=load_config(config, None), executor="ray",
+    report = extract(inputs, spec, table, config=read_config(config, None), executor="ray",
                      actors=2, source=str(data))
     if report.failures:
         raise SystemExit(f"extraction failed: {report.failures}")
@@ -181,8 +181,7 @@ def from_pixels(video: tuple, annotation: tuple, pixels_table: Path, annotation_
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.timeline", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("benchmarks.timeline", __doc__)
     p.add_argument("--package", type=Path, default=Path("trained_models/workcell"),
                    help="recognizer package with a timeline head (default: %(default)s)")
     p.add_argument("--pixels-package", type=Path,

@@ -16,7 +16,6 @@ time_to_best_s, best_val_macro_f1, the retrained best config's test figures),
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 from pathlib import Path
@@ -28,6 +27,7 @@ from jobs.evaluate import evaluate
 from jobs.ingest import ingest_annotations
 from jobs.train import train
 from jobs.tune import DEFAULT_SPACE, tune_sweep
+from model.cli import command_parser
 from model.evaluation.baselines import run_baseline
 from model.reports import write_report
 from tuning.space import load_search
@@ -110,8 +110,7 @@ def plot(runs: Path, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.tuning", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("benchmarks.tuning", __doc__)
     p.add_argument("--data", type=Path, default=Path("data/workcell-tune"))
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     p.add_argument("--runs", type=Path, default=Path("outputs/benchmarks/tuning"),

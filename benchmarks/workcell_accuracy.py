@@ -17,7 +17,6 @@ docs/PERFORMANCE.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import statistics
@@ -29,6 +28,7 @@ from jobs.evaluate import check_frozen, evaluate
 from jobs.ingest import ingest_annotations
 from jobs.train import RUN_CONFIG, train
 from model.builders import load_config
+from model.cli import command_parser
 from model.datasets.feature_table import content_checksum
 from model.evaluation.baselines import BASELINES, run_baseline
 from model.evaluation.report import confusion_png, evaluation_markdown, timeline_png
@@ -204,9 +204,7 @@ def run_throughput(table: Path, out: Path, epochs: int, runs: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.workcell_accuracy",
-                                description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("benchmarks.workcell_accuracy", __doc__)
     p.add_argument("--data", type=Path, default=Path("data/workcell-bench"))
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     p.add_argument("--freeze", action="store_true",

@@ -15,12 +15,12 @@ import argparse
 import json
 from pathlib import Path
 
+from model.cli import command_parser
 from model.perception.calibration import calibrate_package
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m jobs.calibrate_pose", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("jobs.calibrate_pose", __doc__)
     p.add_argument("--package", type=Path, default=Path("trained_models/pose"),
                    help="pose package (jobs.train_pose) (default: %(default)s)")
     p.add_argument("--data", type=Path, default=Path("data/workcell"),

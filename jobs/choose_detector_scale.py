@@ -16,12 +16,12 @@ import json
 import tempfile
 from pathlib import Path
 
+from model.cli import command_parser
 from model.perception.input_scale import choose_test_scale
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m jobs.choose_detector_scale", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("jobs.choose_detector_scale", __doc__)
     p.add_argument("--package", type=Path, default=Path("trained_models/detector"),
                    help="detector package (jobs.train_detector) (default: %(default)s)")
     p.add_argument("--data", type=Path, default=Path("data/workcell"),

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from jobs.ingest import ingest_mmaction_pkl
 from model.builders import pipeline_step
+from model.cli import command_parser, refuse
 from model.datasets.feature_table import content_checksum, read_info
 from model.datasets.mmaction_pkl import load_skeleton_pkl
 from model.evaluation.metrics import classification_metrics
@@ -189,8 +190,7 @@ def evaluate_pkl(package_dir: str | Path, pkl: str | Path, out: str | Path, *,
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m jobs.evaluate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("jobs.evaluate", __doc__)
     p.add_argument("--package", required=True, help="model package folder (jobs.train)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--table", help="Parquet feature table (jobs.ingest)")
@@ -237,8 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 3
     except (PermissionError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return refuse(exc)
     clips = result["clips"]
     ingest = result.get("ingest", {})
     if ingest:

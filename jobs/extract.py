@@ -11,16 +11,18 @@ Resumable: each video is written to its own file when it is finished, so a rerun
 videos already in --out and does the rest. A video that cannot be read is recorded in
 ``extract_report.{json,md}`` and the job goes on; the exit status is 1 when any video failed.
 
-Examples:
-  python -m jobs.extract --dataset data/workcell --out data/workcell/extracted \\
-      --config model/configs/extraction/workcell.py          # the shipped workcell models
+Examples (the default --config is the shipped workcell detector and pose model, as jobs.infer
+and the service run them):
+  python -m jobs.extract --dataset data/workcell --out data/workcell/extracted
   python -m jobs.extract --dataset data/workcell --out data/workcell/extracted-test-clips \\
-      --config model/configs/extraction/workcell.py --splits test --match '*_clip*'
+      --splits test --match '*_clip*'
   python -m jobs.extract --dataset data/workcell --out data/workcell/extracted \\
+      --config model/configs/extraction/light.py \\
       --detector-checkpoint det.pth --pose-checkpoint pose.pth
   python -m jobs.extract --videos cams/ --spec dataset.json --out feats --random-weights \\
       --config model/configs/extraction/light_random_weights.py
   python -m jobs.extract --manifest videos.csv --spec dataset.json --out feats \\
+      --config model/configs/extraction/light.py \\
       --detector-checkpoint official --pose-checkpoint official
 """
 
@@ -33,6 +35,8 @@ from pathlib import Path
 from mmengine.config import DictAction
 
 from actors.extraction import EXECUTORS, ExtractionError, extract, select_inputs
+from model.cli import command_parser, refuse
+from model.config_files import read_config
 from model.datasets.annotation import (
     DEFAULT_MAX_ANNOTATION_BYTES,
     AnnotationError,
@@ -41,15 +45,12 @@ from model.datasets.annotation import (
 from model.datasets.feature_table import SPLITS
 from model.datasets.splits import SplitError
 from model.datasets.video_manifest import ManifestError, VideoInput, read_manifest, videos_in_folder
-from model.frame_path.chain import load_config
+from model.frame_path.chain import SHIPPED_EXTRACTION
 from model.frame_path.models import MissingCheckpointError
-
-DEFAULT_CONFIG = "model/configs/extraction/light.py"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m jobs.extract", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("jobs.extract", __doc__)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", help="dataset folder: dataset.json, videos/, annotations/ "
                                        "and splits.json (e.g. from jobs.make_dataset)")
@@ -66,8 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--match", metavar="PATTERN",
                    help="only the videos whose id matches this shell pattern, e.g. '*_clip*'")
     p.add_argument("--out", required=True, help="output folder of the feature table")
-    p.add_argument("--config", default=DEFAULT_CONFIG,
-                   help=f"extraction config (default: {DEFAULT_CONFIG})")
+    p.add_argument("--config", default=SHIPPED_EXTRACTION,
+                   help=f"extraction config (default: {SHIPPED_EXTRACTION}, the shipped models)")
     p.add_argument("--cfg-options", nargs="+", action=DictAction, metavar="KEY=VALUE",
                    help="override config values, e.g. video.stride=2 detector.score_thr=0.4")
     p.add_argument("--detector", help="detector name (a key of model_zoo.detectors)")
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         inputs = select_inputs(inputs, args.splits, args.match, args.default_split)
         if not inputs:
             raise ManifestError(f"{source}: no video is left after --splits / --match")
-        config = load_config(args.config, args.cfg_options)
+        config = read_config(args.config, args.cfg_options)
         for key, value in (("detector.model", args.detector), ("pose.model", args.pose),
                            ("detector.checkpoint", args.detector_checkpoint),
                            ("pose.checkpoint", args.pose_checkpoint)):
@@ -137,8 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                          source=source)
     except (MissingCheckpointError, ManifestError, SplitError, AnnotationError,
             ExtractionError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return refuse(exc)
     print(report.markdown())
     print(f"feature table: {report.out}  (report: {report.out}/extract_report.md)")
     return 1 if report.failures else 0

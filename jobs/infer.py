@@ -31,10 +31,12 @@ from pathlib import Path
 from mmengine.config import DictAction
 from tqdm import tqdm
 
+from model.cli import command_parser, refuse
+from model.config_files import read_config
 from model.datasets.annotation import DatasetSpec, load_annotation
 from model.datasets.feature_table import write_split_file
 from model.evaluation.operator import operator_frame_accuracy
-from model.frame_path.chain import FramePath, FramePathSettings, load_config
+from model.frame_path.chain import SHIPPED_EXTRACTION, FramePath, FramePathSettings
 from model.frame_path.models import MissingCheckpointError
 from model.frame_path.video import VideoError, probe_video
 from model.inference.annotated_video import write_annotated_video
@@ -42,7 +44,6 @@ from model.inference.ensemble import package_classes
 from model.inference.person_timelines import person_timelines
 from model.reports import write_report
 
-DEFAULT_EXTRACTION = "model/configs/extraction/workcell.py"
 DEFAULT_PACKAGE = Path("trained_models/workcell_pixels")
 _SPLIT = "test"   # the split the video's rows are written under (a table needs one)
 
@@ -58,7 +59,7 @@ def infer(video: Path, package: Path, out: Path, *, extraction_config: str,
     info = probe_video(video)
     video_id = video.stem
     actions, objects = package_classes(package)
-    config = load_config(extraction_config, cfg_options)
+    config = read_config(extraction_config, cfg_options)
     settings = FramePathSettings.from_config(config, tuple(objects))
     spec = DatasetSpec(video_id, tuple(actions), tuple(objects))
     labels = {} if annotation is None else {
@@ -110,15 +111,14 @@ def timeline_markdown(doc: dict) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m jobs.infer", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("jobs.infer", __doc__)
     p.add_argument("--video", type=Path, required=True, help="the video file")
     p.add_argument("--package", type=Path, default=DEFAULT_PACKAGE,
                    help="recognizer package or ensemble folder (default: %(default)s, the "
                         "recognizer and timeline head trained with features extracted from "
                         "video)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--extraction-config", default=DEFAULT_EXTRACTION,
+    p.add_argument("--extraction-config", default=SHIPPED_EXTRACTION,
                    help="extraction config: detector, pose model, tracker (default: "
                         "%(default)s, the shipped workcell models)")
     p.add_argument("--cfg-options", nargs="+", action=DictAction, metavar="KEY=VALUE",
@@ -152,8 +152,7 @@ def main(argv: list[str] | None = None) -> int:
                     keypoint_thr=args.keypoint_thr, threads=args.threads,
                     annotation=args.annotation, progress=not args.no_progress)
     except (VideoError, MissingCheckpointError, ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return refuse(exc)
     print(timeline_markdown(doc))
     print(f"timeline: {args.out}/timeline.json  annotated video: {args.out}/annotated.mp4")
     return 0

@@ -30,6 +30,7 @@ from pathlib import Path
 import ray
 
 from actors.annotation_ingest import AnnotationToRows, ValidateAnnotation, with_split
+from model.cli import command_parser, refuse
 from model.cluster import init_ray
 from model.datasets.annotation import (
     DEFAULT_MAX_ANNOTATION_BYTES,
@@ -305,8 +306,7 @@ def _parse_split_map(pairs: list[str]) -> dict[str, str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m jobs.ingest", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("jobs.ingest", __doc__)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", help="dataset folder with dataset.json and annotations/")
     src.add_argument("--mmaction-pkl", help="MMAction2 2D skeleton annotation .pkl[.gz]")
@@ -368,8 +368,7 @@ def main(argv: list[str] | None = None) -> int:
                 test_fraction=args.test_fraction, fps=args.fps,
                 max_persons=args.max_persons or 2, overwrite=args.overwrite)
     except (AnnotationError, PermissionError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return refuse(exc)
     print(report.markdown())
     print(f"feature table: {report.out}  (report: {report.out}/ingest_report.md)")
     return 0 if report.ok else 1

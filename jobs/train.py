@@ -27,6 +27,7 @@ from mmengine.config import DictAction
 from mmengine.dataset import pseudo_collate
 
 from model.builders import build_dataset, build_model, check_classes, load_config
+from model.cli import command_parser
 from model.cluster import init_ray
 from model.datasets.feature_table import read_info
 from model.device import gpus_per_worker
@@ -143,8 +144,7 @@ def _read_history(path: Path) -> list[dict]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m jobs.train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("jobs.train", __doc__)
     p.add_argument("--config", required=True, help="MMEngine config (model/configs/...)")
     p.add_argument("--table", required=True, help="Parquet feature table (jobs.ingest --out)")
     p.add_argument("--work-dir", required=True, help="checkpoints and the model package")

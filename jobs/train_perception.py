@@ -22,6 +22,7 @@ from pathlib import Path
 
 from mmengine.config import Config, DictAction
 
+from model.config_files import read_config
 from model.perception.calibration import calibrate_package
 from model.perception.training import CocoDataError, lineage_of, train_and_package
 
@@ -78,9 +79,7 @@ def _set_iterations(cfg: Config, max_iters: int) -> None:
 
 def run(job: PerceptionJob, argv: list[str] | None = None) -> int:
     args = parse_args(job, argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(args.config, args.cfg_options)
     if args.max_iters is not None:
         _set_iterations(cfg, args.max_iters)
     work_dir = args.work_dir or Path("outputs") / job.name

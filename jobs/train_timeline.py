@@ -20,10 +20,13 @@ import sys
 import time
 from pathlib import Path
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
+from mmengine.runner import set_random_seed
 from tqdm import tqdm
 
 from jobs.evaluate import check_table_classes
+from model.cli import command_parser, refuse
+from model.config_files import read_config
 from model.device import local_device
 from model.evaluation.timeline import untrimmed_videos
 from model.inference.package import load_package
@@ -51,9 +54,7 @@ def train_timeline(package_dir: str | Path, table: str | Path, *, config: str = 
                    cache_dir: str | Path | None = None) -> dict:
     """Train and write the timeline head of ``package_dir``; returns its metrics."""
     started = time.time()
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = read_config(config, cfg_options)
     classes = check_table_classes(package_dir, table)
     package = load_package(package_dir, local_device())
     background = [classes.index(c) for c in cfg.background]
@@ -83,6 +84,9 @@ def train_timeline(package_dir: str | Path, table: str | Path, *, config: str = 
     for mode in ("offline", "online"):
         key = f"{mode}_model"
         cfg[key].update(in_channels=in_channels, num_classes=len(classes))
+        # The initial weights too come from the config's seed: the same config and table give
+        # the same head.
+        set_random_seed(cfg.train_cfg["seed"])
         net = build_tcn(cfg[key], in_channels, len(classes))
         with tqdm(total=cfg.train_cfg["epochs"], desc=f"{mode} TCN", unit="epoch") as bar:
             def show(entry, bar=bar):
@@ -134,8 +138,7 @@ def report_markdown(metrics: dict) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m jobs.train_timeline", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("jobs.train_timeline", __doc__)
     p.add_argument("--package", required=True, help="recognizer package folder (jobs.train)")
     p.add_argument("--table", required=True, help="Parquet feature table (jobs.ingest)")
     p.add_argument("--config", default=DEFAULT_CONFIG, help="timeline config (default: "
@@ -153,8 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         metrics = train_timeline(args.package, args.table, config=args.config,
                                  cfg_options=args.cfg_options, cache_dir=args.cache_dir)
     except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return refuse(exc)
     print(report_markdown(metrics))
     print(f"timeline head: {Path(args.package) / TIMELINE_DIR}")
     return 0

@@ -31,6 +31,7 @@ import pyarrow.fs as pafs
 from mmengine.config import DictAction
 
 from jobs.train import _storage
+from model.cli import command_parser, refuse
 from model.cluster import init_ray
 from tuning.report import write_reports
 from tuning.space import SweepError, load_search
@@ -86,8 +87,7 @@ def _clear(storage: str, name: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m jobs.tune", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("jobs.tune", __doc__)
     p.add_argument("--table", required=True, help="Parquet feature table (jobs.ingest --out)")
     p.add_argument("--work-dir", required=True, help="the sweep's reports and best config")
     p.add_argument("--space", default=DEFAULT_SPACE, help="search space file (MMEngine config)")
@@ -128,8 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                            concurrent=args.max_concurrent, trial_retries=args.trial_retries,
                            resume=args.resume, overwrite=args.overwrite)
     except SweepError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return refuse(exc)
     except KeyboardInterrupt:
         # Outside Tune's run loop (starting, or writing the reports): the sweep's state on
         # storage is whole, and --resume writes the reports again from it.

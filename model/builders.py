@@ -20,6 +20,7 @@ from mmengine.registry import DefaultScope
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 import model.registry  # noqa: F401  (fills the registries the configs refer to)
+from model.config_files import read_config
 from model.datasets.feature_table import read_info
 
 
@@ -28,7 +29,7 @@ def load_config(path: str | Path, table: str | Path | None = None,
     """Read a config, point it at a feature table and apply ``key.path=value`` overrides.
     The paths it names (extra tables, ``load_from``) are made absolute here, relative to the
     working directory of the caller: Ray Train workers and Tune trials run elsewhere."""
-    cfg = Config.fromfile(str(path))
+    cfg = read_config(path)
     if table is not None:
         cfg.feature_table = str(table)
     if options:

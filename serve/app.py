@@ -1,5 +1,6 @@
-"""The HTTP API of the Serve graph: one FastAPI ingress over the Detector, PoseEstimator and
-Recognizer deployments (serve/deployments.py), which it calls through ``DeploymentHandle``s.
+"""The HTTP API of the Serve graph: one FastAPI ingress over the Detector, PoseEstimator,
+Recognizer and Clips deployments (serve/deployments.py), which it calls through
+``DeploymentHandle``s.
 
     serve run serve/config.yaml                  # local: the graph of serve/config.yaml
     serve run serve.app:build_app config=model/configs/serving/workcell.py
@@ -24,29 +25,48 @@ stream's lock, an idle stream is evicted, and after a replica restart an unknown
 import asyncio
 import json
 import logging
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import numpy as np
-from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import JSONResponse
+from fastapi import (
+    Depends,
+    FastAPI,
+    Query,
+    Request,
+    WebSocket,
+    WebSocketDisconnect,
+    WebSocketException,
+)
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from ray import serve
 from ray.exceptions import RayError
+from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
+from starlette.requests import HTTPConnection
+from swagger_ui_bundle import swagger_ui_path
 
 import model  # noqa: F401  (the MMAction2 packaging fix precedes any mmaction import)
 from model.device import local_device
 from model.frame_path.images import FrameError, FrameTooLarge
 from model.frame_path.images import decode_image as decode_frame
-from model.frame_path.rows import PERCEPTION, video_rows
-from model.frame_path.tracking import Tracker
-from model.frame_path.video import VideoError, probe_video, read_frames
+from model.frame_path.video import VideoError
 from model.inference.package import load_package
 from model.inference.timeline_head import TIMELINE_DIR, load_timeline_head
-from serve.deployments import Detector, IngressPose, PoseEstimator, Recognizer, start_replica
+from serve.auth import Access, AccessDenied
+from serve.deployments import (
+    Clips,
+    Detector,
+    IngressPose,
+    PoseEstimator,
+    Recognizer,
+    start_replica,
+)
 from serve.features import FeatureWindow, example_window, window_arrays
+from serve.outage import Outage
 from serve.overload import NewestFrame
 from serve.settings import DEFAULT_CONFIG, ServingSettings, load_settings
 from serve.stream import RequestError, StreamState
@@ -54,9 +74,70 @@ from serve.stream import RequestError, StreamState
 IMAGE_TYPES = ("image/jpeg", "image/png")
 logger = logging.getLogger("ray.serve")
 
-app = FastAPI(title="Workcell action recognition",
-              description="Operator actions from camera frames: detector -> pose -> recognizer "
-                          "with an online action timeline per tracked person.")
+app = FastAPI(
+    docs_url=None, redoc_url=None,      # /docs below, with its assets served from here
+    title="Workcell action recognition",
+    description=(
+        "Operator actions from camera frames: detector -> pose -> recognizer with an online "
+        "action timeline per tracked person.\n\n"
+        "**WebSocket** (OpenAPI does not describe WebSockets): `WS /streams/{stream_id}/ws"
+        "?poses=&objects=` on an opened stream. Send one binary message per frame (the JPEG "
+        "or PNG bytes); each frame answered gets one text message, the JSON of `POST "
+        "/streams/{stream_id}/frames` with `dropped_frames` (frames dropped since the last "
+        "answer: when frames come faster than they are served, the newest wins). A refused "
+        "frame gets `{\"error\", \"status\", \"frame_index\"}`, a text message `{\"error\", "
+        "\"status\": 400}`; the socket stays open. A stream takes one live socket: a second "
+        "gets `{\"error\", \"status\": 409}` and is closed (code 1008)."))
+
+
+def _refusals(*statuses: int) -> dict:
+    """The OpenAPI ``responses`` of an endpoint's refusals: each a ``{"detail"}`` message."""
+    why = {400: "undecodable or empty body", 404: "unknown, closed or evicted stream",
+           409: "frame out of order, or stream id taken", 413: "body or image over the limit",
+           415: "wrong content type", 422: "wrong size, shape or value (the message names the "
+           "field)", 429: "too many streams, or the clip deployment is full",
+           503: "a model replica was lost; send the next frame"}
+    schema = {"type": "object", "properties": {"detail": {"type": "string"}}}
+    return {s: {"description": why[s], "content": {"application/json": {"schema": schema}}}
+            for s in statuses}
+
+
+def _binary_body(*media_types: str) -> dict:
+    """An endpoint's raw request body (read from the request, so FastAPI cannot infer it)."""
+    return {"requestBody": {"required": True, "content": {
+        t: {"schema": {"type": "string", "format": "binary"}} for t in media_types}}}
+
+
+app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+
+@app.get("/docs", include_in_schema=False)
+def swagger_ui() -> HTMLResponse:
+    """Swagger UI from this service's own copy of its assets (works offline). Relative URLs,
+    so that it works under any route prefix."""
+    return get_swagger_ui_html(openapi_url="openapi.json", title=f"{app.title} - API",
+                               swagger_js_url="docs-assets/swagger-ui-bundle.js",
+                               swagger_css_url="docs-assets/swagger-ui.css",
+                               swagger_favicon_url="docs-assets/favicon-32x32.png")
+
+
+def _authorize(connection: HTTPConnection) -> None:
+    """Every endpoint but /health and the API documentation: the caller must be allowed
+    (serve/auth.py)."""
+    try:
+        connection.app.state.access.check(connection)
+    except AccessDenied as exc:
+        if connection.scope["type"] == "websocket":
+            raise WebSocketException(code=1008, reason=str(exc)) from exc
+        raise
+
+
+AUTHORIZED = [Depends(_authorize)]
+
+
+@app.exception_handler(AccessDenied)
+async def _denied(_: Request, exc: AccessDenied) -> JSONResponse:
+    return JSONResponse(status_code=exc.status, content={"detail": str(exc)})
 
 
 @app.exception_handler(RequestError)
@@ -73,7 +154,7 @@ def decode_image(data: bytes, content_type: str | None, limits: dict) -> np.ndar
         raise RequestError(413, f"frame: {len(data)} bytes, more than the limit of "
                                 f"{limits['max_frame_bytes']}")
     try:
-        return decode_frame(data, int(limits["max_frame_pixels"]))
+        return decode_frame(data, int(limits["max_frame_pixels"]), int(limits["min_frame_side"]))
     except FrameTooLarge as exc:
         raise RequestError(413, str(exc)) from exc
     except FrameError as exc:
@@ -97,22 +178,22 @@ async def read_body(request: Request, limit: int, what: str) -> bytes:
 @serve.ingress(app)
 class ActionService:
     def __init__(self, settings: ServingSettings, detector: DeploymentHandle,
-                 pose: DeploymentHandle | None, recognizer: DeploymentHandle):
+                 pose: DeploymentHandle | None, recognizer: DeploymentHandle,
+                 clips: DeploymentHandle):
         """``pose``: the PoseEstimator deployment, or None for the pose model in this
         process (``pose_placement="ingress"``)."""
         start_replica(settings, "ingress")
         self.settings = settings
-        self.detector, self.recognizer = detector, recognizer
-        if pose is None:
-            local = IngressPose(settings)
-            self.estimate_pose, self.pose_rows = local.estimate, local.rows
-        else:
-            self.estimate_pose, self.pose_rows = pose.estimate.remote, pose.rows.remote
+        app.state.access = Access(settings.auth)
+        self.detector, self.recognizer, self.clips = detector, recognizer, clips
+        self.estimate_pose = IngressPose(settings).estimate if pose is None \
+            else pose.estimate.remote
         # The timelines need the package's config and the head; the recognizer itself runs
         # in its own deployment.
         self.package = load_package(settings.package, local_device())
         self.head = load_timeline_head(settings.package)
         self.streams: dict[str, StreamState] = {}
+        self.recognizer_outage = Outage(float(settings.stream["stage_retry_s"]))
         self.evicted: set[str] = set()
         self.started = time.time()
 
@@ -133,8 +214,10 @@ class ActionService:
                "is unknown (never opened, closed, or the server restarted)")
         raise RequestError(404, f"stream {stream_id!r} {why}; open it again with POST /streams")
 
-    @app.post("/streams", status_code=201)
-    def open_stream(self, fps: float | None = Query(None, gt=0, le=240,
+    @app.post("/streams", status_code=201, dependencies=AUTHORIZED,
+              responses=_refusals(409, 422, 429))
+    def open_stream(self, request: Request,
+                    fps: float | None = Query(None, gt=0, le=240, allow_inf_nan=False,
                                                     description="frame rate of the camera"),
                     stream_id: str | None = Query(None, min_length=1, max_length=128,
                                                   pattern=r"^[A-Za-z0-9._-]+$")) -> dict:
@@ -146,19 +229,26 @@ class ActionService:
         if len(self.streams) >= int(self.settings.stream["max_streams"]):
             raise RequestError(429, f"{len(self.streams)} streams are open, the limit "
                                     f"(stream.max_streams); close one first")
+        client = request.client.host if request.client else None
+        mine = sum(st.client == client for st in self.streams.values())
+        if mine >= int(self.settings.stream["max_streams_per_client"]):
+            raise RequestError(429, f"this client ({client}) has {mine} streams open, the "
+                                    "limit per client (stream.max_streams_per_client); close "
+                                    "one first")
         fps = float(fps or self.settings.stream["fps"])
         self.streams[stream_id] = StreamState(stream_id, fps, self.settings, self.package,
-                                              self.head)
+                                              self.head, client)
         self.evicted.discard(stream_id)
         return {"stream_id": stream_id, "fps": fps}
 
-    @app.delete("/streams/{stream_id}")
+    @app.delete("/streams/{stream_id}", dependencies=AUTHORIZED,
+              responses=_refusals(404))
     def close_stream(self, stream_id: str) -> dict:
         state = self._stream(stream_id)
         del self.streams[stream_id]
         return {"stream_id": stream_id, "frames": state.next_frame}
 
-    @app.get("/streams")
+    @app.get("/streams", dependencies=AUTHORIZED)
     def list_streams(self) -> dict:
         self._evict_idle()
         return {"streams": {sid: {"frames": st.next_frame, "persons": len(st.timelines),
@@ -214,7 +304,11 @@ class ActionService:
     async def _collect_recognition(self, state: StreamState, timings: dict,
                                    wait: bool = False) -> None:
         """Hand the running recognition's features to the timelines: when it is done, or
-        (waiting for it) when ``wait`` or when the next frame is a step that needs it."""
+        (waiting for it) when ``wait`` or when the next frame is a step that needs it. A
+        recognition that fails or takes longer than ``stream.stage_timeout_s`` is given up:
+        its step reuses the last features, the answer is flagged ``degraded``, and the
+        recognizer is left alone for ``stream.stage_retry_s`` (a lost replica takes Serve
+        seconds to replace; the frames meanwhile do not wait for it)."""
         if state.recognition is None:
             return
         tracks, task = state.recognition
@@ -222,13 +316,16 @@ class ActionService:
             return
         state.recognition = None
         try:
-            features, timings["recognizer_compute"], timings["recognizer"] = await task
-        except RayError as exc:
-            # A lost replica: this step is skipped, the stream goes on with the next one.
+            features, timings["recognizer_compute"], timings["recognizer"] = \
+                await asyncio.wait_for(task, float(self.settings.stream["stage_timeout_s"]))
+        except (RayError, TimeoutError) as exc:
+            logger.warning("stream %s: recognition given up (%s); the recognizer is left "
+                           "alone for %s s", state.stream_id, type(exc).__name__,
+                           self.settings.stream["stage_retry_s"])
+            self.recognizer_outage.begin()
             state.abandon(tracks)
-            raise RequestError(503, f"stream {state.stream_id!r}: the recognizer is "
-                                    f"unavailable ({type(exc).__name__}); send the next "
-                                    "frame") from exc
+            state.degraded.add("recognizer")
+            return
         mark = time.perf_counter()
         per = len(features) // len(tracks)
         state.complete({tid: features[i * per:(i + 1) * per] for i, tid in enumerate(tracks)})
@@ -253,12 +350,24 @@ class ActionService:
                 state.hold()
                 dropped += 1
             t = state.begin(frame_index, image)
-            persons = await self._persons(state, t, image, timings)
-            if len(persons.ids):
-                mark = time.perf_counter()
-                persons.keypoints, persons.keypoint_scores, timings["pose_compute"] = \
-                    await self.estimate_pose((image, persons.boxes))
-                timings["pose"] = (time.perf_counter() - mark) * 1e3
+            stage = "detector"
+            try:
+                persons = await self._persons(state, t, image, timings)
+                stage = "pose model"
+                if len(persons.ids):
+                    mark = time.perf_counter()
+                    persons.keypoints, persons.keypoint_scores, timings["pose_compute"] = \
+                        await asyncio.wait_for(self.estimate_pose((image, persons.boxes)),
+                                               float(self.settings.stream["stage_timeout_s"]))
+                    timings["pose"] = (time.perf_counter() - mark) * 1e3
+            except (RayError, TimeoutError) as exc:
+                # A lost replica (Serve starts another) or a pose later than
+                # stream.stage_timeout_s: the frame is held as a dropped one is, so that the
+                # stream goes on with the next frame.
+                state.hold()
+                raise RequestError(503, f"stream {stream_id!r}: frame {t}: the {stage} is "
+                                        f"unavailable ({type(exc).__name__}); send the next "
+                                        "frame") from exc
             await self._collect_recognition(state, timings)
             mark = time.perf_counter()
             pending = state.add_pose(t, image, persons)
@@ -267,16 +376,24 @@ class ActionService:
                 # One recognition in flight per stream: persons seen from different frames
                 # step on different frames, and the last one's features must be in first.
                 await self._collect_recognition(state, timings, wait=True)
-                state.recognition = (list(pending), asyncio.ensure_future(
-                    self._embed([s for samples in pending.values() for s in samples])))
-                if not state.options["async_recognition"]:
-                    await self._collect_recognition(state, timings, wait=True)
+                if self.recognizer_outage.active():
+                    state.abandon(list(pending))
+                    state.degraded.add("recognizer")
+                else:
+                    state.recognition = (list(pending), asyncio.ensure_future(
+                        self._embed([s for samples in pending.values() for s in samples])))
+                    if not state.options["async_recognition"]:
+                        await self._collect_recognition(state, timings, wait=True)
+            if self.recognizer_outage.active():
+                state.degraded.add("recognizer")
             answer = state.answer(t, with_poses, with_objects, dropped)
         timings["server"] = (time.perf_counter() - started) * 1e3
         answer["timings_ms"] = {k: round(v, 2) for k, v in timings.items()}
         return answer
 
-    @app.post("/streams/{stream_id}/frames")
+    @app.post("/streams/{stream_id}/frames", dependencies=AUTHORIZED,
+              openapi_extra=_binary_body(*IMAGE_TYPES),
+              responses=_refusals(400, 404, 409, 413, 415, 422, 503))
     async def frame(self, stream_id: str, request: Request,
                     frame_index: int | None = Query(None, ge=0, description=(
                         "the frame's number in the stream (0, 1, ...); refused (409) when it "
@@ -290,7 +407,7 @@ class ActionService:
         return await self._frame(stream_id, data, request.headers.get("content-type"),
                                  frame_index, poses, objects)
 
-    @app.websocket("/streams/{stream_id}/ws")
+    @app.websocket("/streams/{stream_id}/ws", dependencies=AUTHORIZED)
     async def stream_socket(self, websocket: WebSocket, stream_id: str,
                             poses: bool = False, objects: bool = False) -> None:
         """Binary messages, one JPEG/PNG frame each, numbered in the order they arrive from
@@ -298,11 +415,21 @@ class ActionService:
         when frames arrive faster than they are answered the newest wins and the others are
         dropped, held in the stream's time and counted in the next answer (``dropped_frames``), see
         serve/overload.py. A refused frame gets {"error", "status", "frame_index"} and the
-        socket stays open."""
+        socket stays open. A stream takes one live socket: a second gets {"error", "status":
+        409} and is closed (code 1008)."""
         await websocket.accept()
+        state = self.streams.get(stream_id)
+        if state is not None and state.socket_live:
+            # Two sockets would interleave their frames into one tracker and timeline.
+            await websocket.send_text(json.dumps({
+                "error": f"stream {stream_id!r} has a live socket already; one socket per "
+                         "stream (open another stream)", "status": 409}))
+            await websocket.close(code=1008, reason="the stream has a live socket")
+            return
+        if state is not None:
+            state.socket_live = True
         # A socket numbers its frames from the stream's next one: a client that connects
         # again goes on where the stream is.
-        state = self.streams.get(stream_id)
         first = state.next_frame if state is not None else 0
         inbox = NewestFrame()
         reader = asyncio.ensure_future(self._read_socket(websocket, inbox))
@@ -327,6 +454,8 @@ class ActionService:
             return
         finally:
             reader.cancel()
+            if state is not None:
+                state.socket_live = False
 
     @staticmethod
     async def _read_socket(websocket: WebSocket, inbox: NewestFrame) -> None:
@@ -347,7 +476,9 @@ class ActionService:
             inbox.close()
 
     # -- whole clips and precomputed features ----------------------------------------------
-    @app.post("/clip")
+    @app.post("/clip", dependencies=AUTHORIZED,
+              openapi_extra=_binary_body("video/mp4", "application/octet-stream"),
+              responses=_refusals(400, 413, 429))
     async def clip(self, request: Request,
                    video_id: str = Query("clip", min_length=1, max_length=128,
                                          pattern=r"^[A-Za-z0-9._-]+$"),
@@ -359,40 +490,21 @@ class ActionService:
         data = await read_body(request, int(self.settings.limits["max_clip_bytes"]), "clip")
         if not data:
             raise RequestError(400, "clip: empty body")
-        with tempfile.TemporaryDirectory(prefix="clip-") as work:
-            path = Path(work) / f"{video_id}.mp4"
-            path.write_bytes(data)
-            try:
-                arrays = await self._clip_rows(path, video_id)
-            except VideoError as exc:
-                raise RequestError(400, f"clip: {exc}") from exc
-        doc = await self.recognizer.timeline.remote(arrays, online)
+        try:
+            doc = await self.clips.timeline.remote(data, video_id, online)
+        except BackPressureError as exc:
+            raise RequestError(429, "clip: the service is busy with other clips; send it "
+                                    "again later") from exc
+        except VideoError as exc:
+            # Its problem only: the file is the replica's temporary copy.
+            raise RequestError(400, f"clip {video_id!r}: {exc.problem}") from exc
         return {"video": video_id, "video_id": video_id, **doc,
                 "models": {"detector": self.settings.extraction["detector"],
                            "pose": self.settings.extraction["pose"],
                            "recognizer": self.settings.package}}
 
-    async def _clip_rows(self, path: Path, video_id: str):
-        """The frame path's feature rows of one video, its model stages run by the
-        deployments (``batch_frames`` frames per call), tracked here."""
-        info = probe_video(path)
-        batch = self.settings.frame_path.batch_frames
-        frames, indices, parts = [], [], []
-        for index, frame in read_frames(path, 0, info.num_frames):
-            frames.append(frame)
-            indices.append(index)
-            if len(frames) == batch or index == info.num_frames - 1:
-                stacked = np.stack(frames)
-                part = await self.detector.rows.remote(stacked)
-                part["keypoints"], part["keypoint_scores"] = await self.pose_rows(
-                    stacked, part["person_boxes"], part["num_persons"])
-                parts.append(part)
-                frames = []
-        perception = {k: np.concatenate([p[k] for p in parts]) for k in PERCEPTION}
-        return video_rows(perception, np.asarray(indices), video_id, info.fps, info.width,
-                          info.height, Tracker(self.settings.frame_path.tracker)).arrays
-
-    @app.post("/features")
+    @app.post("/features", dependencies=AUTHORIZED,
+              responses=_refusals(422))
     async def features(self, window: FeatureWindow) -> dict:
         """Pose and object features of one window (from a client's own detector and pose
         model; the arrays of the feature table, docs/data-format.md) -> class scores of the
@@ -408,7 +520,7 @@ class ActionService:
     def health(self) -> dict:
         return {"status": "ok", "uptime_s": round(time.time() - self.started, 1)}
 
-    @app.get("/ready")
+    @app.get("/ready", dependencies=AUTHORIZED)
     async def ready(self) -> dict:
         """Ready when every model deployment (detector, pose model, recognizer) answers."""
         blank = np.zeros((32, 32, 3), np.uint8)
@@ -418,12 +530,12 @@ class ActionService:
                              self.recognizer.classify.remote(example_window(self.settings)))
         return {"ready": True, "streams": len(self.streams)}
 
-    @app.get("/classes")
+    @app.get("/classes", dependencies=AUTHORIZED)
     def classes(self) -> dict:
         return {"action_classes": self.settings.action_classes,
                 "object_classes": self.settings.object_classes}
 
-    @app.get("/versions")
+    @app.get("/versions", dependencies=AUTHORIZED)
     def versions(self) -> dict:
         """The models behind the service: recognizer package, timeline head, detector, pose
         model and tracker settings, and the serving config."""
@@ -458,4 +570,4 @@ def build_app(args: dict) -> serve.Application:
 
     pose = bound(PoseEstimator, settings) if settings.pose_placement == "deployment" else None
     return bound(ActionService, settings, bound(Detector, settings), pose,
-                 bound(Recognizer, settings))
+                 bound(Recognizer, settings), bound(Clips, settings))

@@ -1,4 +1,4 @@
-"""The model deployments of the Serve graph: Detector, PoseEstimator and Recognizer.
+"""The model deployments of the Serve graph: Detector, PoseEstimator, Recognizer and Clips.
 
 Each wraps the classes the offline jobs run, in its own replica process, so that the stages of
 consecutive frames overlap and each scales on its own (``num_replicas``, ``num_cpus`` /
@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,8 +32,9 @@ import model  # noqa: F401  (the MMAction2 packaging fix precedes any mmaction i
 from model.datasets.frame_rows import FrameArrays
 from model.datasets.window_dataset import STREAMS, VideoArrays
 from model.device import local_device
-from model.frame_path.chain import DetectionStage, PoseStage
+from model.frame_path.chain import DetectionStage, FramePath, PoseStage
 from model.frame_path.models import set_inference_threads
+from model.frame_path.video import probe_video
 from model.inference.export import StepEmbedder
 from model.inference.onnx_network import onnx_copy
 from model.inference.package import load_package
@@ -76,10 +79,6 @@ class Detector:
         took = _ms(started)
         return [({k: v[i] for k, v in stacked.items()}, took) for i in range(len(frames))]
 
-    def rows(self, frames: np.ndarray) -> dict:
-        """The detections of a batch of frames, stacked (the clip endpoint)."""
-        return self.stage(frames)
-
 
 def timed_poses(stage: PoseStage, items: list[tuple[np.ndarray, np.ndarray]]
                 ) -> list[tuple[np.ndarray, np.ndarray, float]]:
@@ -108,12 +107,6 @@ class IngressPose:
             self.worker, timed_poses, self.stage, [item])
         return poses[0]
 
-    async def rows(self, frames: np.ndarray, person_boxes: np.ndarray, num_persons: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
-        """As ``PoseEstimator.rows``."""
-        return await asyncio.get_running_loop().run_in_executor(
-            self.worker, self.stage, frames, person_boxes, num_persons)
-
 
 @serve.deployment
 class PoseEstimator:
@@ -130,11 +123,6 @@ class PoseEstimator:
         the table's terms (``PoseStage``'s calibration), and the compute time in ms; the
         persons of every frame of the batch go through the network together."""
         return timed_poses(self.stage, items)
-
-    def rows(self, frames: np.ndarray, person_boxes: np.ndarray, num_persons: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray]:
-        """Keypoints and scores of a batch of frames' detected persons (the clip endpoint)."""
-        return self.stage(frames, person_boxes, num_persons)
 
 
 @serve.deployment
@@ -208,7 +196,27 @@ class Recognizer:
             result = self.package.model.test_step(pseudo_collate([self.test_pipeline(sample)]))
         return result[0].pred_score.float().cpu().numpy().tolist()
 
-    def timeline(self, arrays: FrameArrays, online: bool) -> dict:
-        """jobs.infer's per-person timelines of one video's feature rows."""
-        return person_timelines(arrays, self.settings.package, online=online,
+
+@serve.deployment
+class Clips:
+    """Whole video files (the clip endpoint) -> jobs.infer's per-person timelines, with a
+    frame path and recognizer of its own: a clip is seconds of work, which in the stages of the
+    live streams would stall their frames (the detector and pose replicas, or the ingress's
+    event loop while it decodes). Shipped at the lowest CPU priority and reserving no CPU, it
+    takes what the streams leave; ``max_ongoing_requests`` and ``max_queued_requests`` bound
+    the clips at a time (the ingress answers 429 beyond them)."""
+
+    def __init__(self, settings: ServingSettings):
+        threads = start_replica(settings, "clips")
+        self.settings = settings
+        self.frame_path = FramePath(settings.frame_path, threads)
+        self.package = load_package(settings.package, local_device())
+
+    def timeline(self, data: bytes, video_id: str, online: bool) -> dict:
+        """The encoded video's timelines; ``VideoError`` when it does not decode."""
+        with tempfile.TemporaryDirectory(prefix="clip-") as work:
+            path = Path(work) / f"{video_id}.mp4"
+            path.write_bytes(data)
+            rows = self.frame_path.video(path, video_id, probe_video(path))
+        return person_timelines(rows.arrays, self.settings.package, online=online,
                                 loaded=self.package)

@@ -6,9 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmengine.config import Config
-
-from model.frame_path.chain import FramePathSettings, load_config
+from model.config_files import read_config
+from model.frame_path.chain import FramePathSettings
 from model.inference.ensemble import package_classes
 from model.inference.timeline_head import TIMELINE_DIR, has_timeline_head
 
@@ -25,6 +24,7 @@ class ServingSettings:
     object_classes: list[str]
     stream: dict
     limits: dict
+    auth: dict          # token_env, loopback_without_token (serve/auth.py)
     recognizer: dict
     batching: dict
     deployments: dict
@@ -47,21 +47,19 @@ class ServingSettings:
 def load_settings(config_file: str = DEFAULT_CONFIG, options: dict | None = None
                   ) -> ServingSettings:
     """Read and check a serving config (``options``: dotted overrides)."""
-    cfg = Config.fromfile(config_file)
-    if options:
-        cfg.merge_from_dict(options)
+    cfg = read_config(config_file, options)
     package = Path(cfg.package)
     if not has_timeline_head(package):
         raise FileNotFoundError(f"{config_file}: package {package} has no {TIMELINE_DIR}/ head, "
                                 f"which streams need for the online action; train one with "
                                 f"python -m jobs.train_timeline --package {package}")
     actions, objects = package_classes(package)
-    extraction = load_config(cfg.extraction_config, cfg.extraction_options.to_dict() or None)
+    extraction = read_config(cfg.extraction_config, cfg.extraction_options.to_dict() or None)
     stream = cfg.stream.to_dict()
     if cfg.pose_placement not in ("ingress", "deployment"):
         raise ValueError(f"{config_file}: pose_placement must be 'ingress' or 'deployment', "
                          f"got {cfg.pose_placement!r}")
-    for key in ("detect_every", "recognize_every", "max_streams"):
+    for key in ("detect_every", "recognize_every", "max_streams", "max_streams_per_client"):
         if int(stream[key]) < 1:
             raise ValueError(f"{config_file}: stream.{key} must be a positive integer, got "
                              f"{stream[key]}")
@@ -69,7 +67,7 @@ def load_settings(config_file: str = DEFAULT_CONFIG, options: dict | None = None
         config_file=str(config_file), extraction_config=str(cfg.extraction_config),
         extraction_options=cfg.extraction_options.to_dict(), package=str(package),
         action_classes=list(actions), object_classes=list(objects), stream=stream,
-        limits=cfg.limits.to_dict(), recognizer=cfg.recognizer.to_dict(),
+        limits=cfg.limits.to_dict(), auth=cfg.auth.to_dict(), recognizer=cfg.recognizer.to_dict(),
         batching=cfg.batching.to_dict(), deployments=cfg.deployments.to_dict(),
         threads=cfg.threads.to_dict(), niceness=cfg.niceness.to_dict(),
         pose_placement=str(cfg.pose_placement),

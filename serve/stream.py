@@ -57,8 +57,9 @@ class Persons:
 
 class StreamState:
     def __init__(self, stream_id: str, fps: float, settings: ServingSettings,
-                 package: ModelPackage, head: TimelineHead):
+                 package: ModelPackage, head: TimelineHead, client: str | None = None):
         self.stream_id, self.fps = stream_id, float(fps)
+        self.client = client        # the address that opened it (per-client limits)
         self.settings, self.package, self.head = settings, package, head
         self.options = settings.stream
         self.tracker = Tracker(settings.frame_path.tracker)
@@ -74,6 +75,8 @@ class StreamState:
         # Asynchronous recognition: (track ids, the task computing their step features).
         self.recognition: tuple[list[int], asyncio.Future] | None = None
         self.last_active = time.monotonic()
+        self.socket_live = False    # a WebSocket feeds the stream (one at a time)
+        self.degraded: set[str] = set()    # stages the current frame was answered without
 
     @staticmethod
     def _no_objects() -> dict[str, np.ndarray]:
@@ -92,6 +95,7 @@ class StreamState:
                                     f"{image.shape[1]}x{image.shape[0]}, the stream's frames "
                                     f"are {self.size[1]}x{self.size[0]}")
         self.last_active = time.monotonic()
+        self.degraded.clear()
         return expected
 
     def needs_detection(self, t: int) -> bool:
@@ -187,7 +191,9 @@ class StreamState:
     def answer(self, t: int, with_poses: bool, with_objects: bool, dropped: int = 0) -> dict:
         """The latest action of every person tracked in frame ``t``: the frame it names
         (``about_frame``) and how long before frame ``t`` that is (``delay_s``);
-        ``dropped``: the frames dropped since the last answer (held, never processed)."""
+        ``dropped``: the frames dropped since the last answer (held, never processed);
+        ``degraded``: the stages the frame was answered without (a lost or late replica: the
+        actions are the last ones it gave)."""
         classes = self.settings.action_classes
         persons = []
         for p, tid in enumerate(self.persons.ids.tolist()):
@@ -206,7 +212,7 @@ class StreamState:
                 person["keypoint_scores"] = self.persons.keypoint_scores[p].round(3).tolist()
             persons.append(person)
         doc = {"stream_id": self.stream_id, "frame_index": t, "dropped_frames": dropped,
-               "persons": persons}
+               "degraded": sorted(self.degraded), "persons": persons}
         if with_objects:
             names = self.settings.object_classes
             doc["objects"] = [{"track_id": int(i), "label": names[int(c)],

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 from model.datasets.annotation import DatasetSpec
-from workcell_synth.generator import DEFAULT_CONFIG, load_config
 
 SPEC = DatasetSpec("tiny", ("idle", "reach", "pick_part"), ("part", "screwdriver"))
 
@@ -61,11 +60,3 @@ def modified(doc: dict, edit) -> dict:
 
 # Settings of tiny generated datasets: low resolution and frame rate keep them fast.
 SMALL = dict(fps=10, width=160, height=120)
-
-
-def tiny_config(train: int = 2, val: int = 1, test: int = 1, sequences: int = 1) -> dict:
-    """The generator config with few operators, one clip per class."""
-    cfg = load_config(DEFAULT_CONFIG)
-    cfg.update(operators=dict(train=train, val=val, test=test), clips_per_class=1,
-               sequences_per_operator=sequences)
-    return cfg

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import ray
 
-from benchmarks import faults
+from model import cluster_faults as faults
 from model.cluster import free_port, init_ray
 
 pytestmark = pytest.mark.slow
@@ -41,6 +41,8 @@ def test_a_killed_training_worker_restarts_from_the_checkpoint(cluster, workcell
     assert case["worker_nodes"] == 2
     assert case["epochs"] == OPTIONS["train_cfg.max_epochs"]
     assert case["checkpoints_before_kill"] >= 1
+    # The run's record: the restarted workers resumed from a checkpoint, not from scratch.
+    assert 1 <= case["resumed_from_epoch"] < case["epochs"]
     # Seeded per epoch and restored with optimizer and schedules: the same run.
     assert case["max_metric_gap"] < 1e-4
 

@@ -19,8 +19,8 @@ from jobs.ingest import ingest_annotations
 from model.datasets.annotation import DatasetSpec, load_annotation
 from model.datasets.feature_table import read_feature_table, read_info, tensor_column
 from model.datasets.frame_rows import frame_labels
-from tests.factories import SMALL, tiny_config
-from workcell_synth import generate_dataset
+from tests.factories import SMALL
+from workcell_synth import generate_dataset, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -147,7 +147,8 @@ def test_a_rerun_with_other_settings_is_refused(rendered, extracted, capsys):
 def test_without_a_checkpoint_it_refuses(rendered, tmp_path, capsys):
     out = tmp_path / "out"
     code = extract.main(["--manifest", str(rendered / "manifest.csv"), "--spec",
-                         str(rendered / "data" / "dataset.json"), "--out", str(out)])
+                         str(rendered / "data" / "dataset.json"), "--out", str(out),
+                         "--config", "model/configs/extraction/light.py"])
     assert code == 2
     err = capsys.readouterr().err
     assert "no checkpoint" in err and "--random-weights" in err

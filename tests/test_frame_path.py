@@ -16,6 +16,7 @@ from PIL import Image
 from scipy.optimize import linear_sum_assignment
 
 from actors.frame_stages import decode_shard
+from model.config_files import read_config
 from model.datasets.annotation import DatasetSpec, load_annotation, validate_annotation
 from model.datasets.frame_rows import FrameArrays, annotation_to_arrays, arrays_to_annotation
 from model.datasets.video_manifest import ManifestError, read_manifest, videos_in_folder
@@ -26,7 +27,7 @@ from model.evaluation.decomposition import (
     check_aligned,
 )
 from model.frame_path.boxes import box_iou, keypoint_boxes, paired_iou
-from model.frame_path.chain import FramePath, FramePathSettings, load_config
+from model.frame_path.chain import FramePath, FramePathSettings
 from model.frame_path.detections import DROPPED, PERSON, class_targets, select_detections
 from model.frame_path.detector import Detector, ResizePad
 from model.frame_path.images import FrameError, FrameTooLarge, decode_image, image_size
@@ -211,7 +212,7 @@ def test_resize_and_pad_are_the_test_pipelines(zoo_model, frame_size, expected):
     from mmdet.utils import get_test_pipeline_cfg
     from mmengine.dataset import Compose
 
-    cfg = load_config(LIGHT, {"detector.model": zoo_model})
+    cfg = read_config(LIGHT, {"detector.model": zoo_model})
     choice = choose_model(cfg, "detector", random_weights=True)
     from mmengine.hub import get_config
 
@@ -233,7 +234,7 @@ def test_the_numpy_decoder_gives_what_mmdetection_gives(zoo_model):
     """The same raw head outputs through MMDetection's ``predict_by_feat`` and through
     ``DenseDecoder``: the same boxes, scores and labels (random logits with a few hundred
     candidates above the threshold, so that NMS has overlaps to resolve)."""
-    cfg = load_config(LIGHT, {"detector.model": zoo_model})
+    cfg = read_config(LIGHT, {"detector.model": zoo_model})
     detector = Detector(choose_model(cfg, "detector", random_weights=True), "onnx")
     decoder = detector.decoder
     rng = np.random.default_rng(1)
@@ -287,7 +288,7 @@ def test_two_persons_crossing_keep_their_track_ids():
     """Two walkers pass each other (their boxes overlap for several frames, the nearer one
     hiding most of the other); each keeps its id from start to end, and the detector's slot
     order (by score) swapping halfway does not swap the ids."""
-    tracker = Tracker(load_config(WORKCELL).tracker.to_dict())
+    tracker = Tracker(read_config(WORKCELL).tracker.to_dict())
     ids = []
     for t in range(40):
         left = [40 + 8 * t, 100, 100 + 8 * t, 280]      # walks right
@@ -303,7 +304,7 @@ def test_two_persons_crossing_keep_their_track_ids():
 def test_tracked_objects_are_kept_apart_by_class():
     frames = {k: np.stack([v] * 12) for k, v in _frame(
         [[10, 10, 60, 110]], [[100, 50, 120, 60], [100, 50, 120, 60]], [0, 1]).items()}
-    person_ids, object_ids = track_video(frames, Tracker(load_config(WORKCELL).tracker))
+    person_ids, object_ids = track_video(frames, Tracker(read_config(WORKCELL).tracker))
     assert (person_ids[:, 0] >= 0).all() and (person_ids[:, 1] == -1).all()
     # Same box, two classes: two tracks (the tracker matches by category), each kept.
     assert len({*object_ids[:, 0]}) == 1 and len({*object_ids[:, 1]}) == 1
@@ -364,7 +365,7 @@ def test_the_window_buffer_keeps_the_newest_rows_in_order():
 # -- configs and models -----------------------------------------------------------------------
 
 def test_the_checkpoint_policy():
-    cfg = load_config(LIGHT, None)
+    cfg = read_config(LIGHT, None)
     with pytest.raises(MissingCheckpointError, match="rtmpose-t.*download.openmmlab.com"):
         choose_model(cfg, "pose", random_weights=False)
     assert choose_model(cfg, "pose", random_weights=True).checkpoint is None
@@ -380,7 +381,7 @@ def test_the_checkpoint_policy():
 
 
 def test_a_backend_that_cannot_run_the_model_is_refused_by_name():
-    cfg = load_config(LIGHT, {"detector.model": "faster-rcnn"})
+    cfg = read_config(LIGHT, {"detector.model": "faster-rcnn"})
     with pytest.raises(ValueError, match="detector.backend 'onnx'.*use backend 'torch'"):
         Detector(choose_model(cfg, "detector", random_weights=True), "onnx")
     with pytest.raises(ValueError, match="detector.backend must be one of"):
@@ -423,7 +424,7 @@ def test_a_folder_with_two_videos_of_one_stem_is_refused(tmp_path):
 ])
 def test_every_zoo_model_builds_and_runs_on_a_frame(video, detector, pose, flip_test,
                                                     backends):
-    cfg = load_config(LIGHT, {"detector.model": detector, "pose.model": pose,
+    cfg = read_config(LIGHT, {"detector.model": detector, "pose.model": pose,
                               "pose.cfg_options": {"model.test_cfg.flip_test": flip_test},
                               "detector.score_thr": 0.0, "detector.unmapped_classes": "person"})
     settings = FramePathSettings.from_config(cfg, ("cup",), random_weights=True)
@@ -455,7 +456,7 @@ def _test_frames(rendered, count: int = 24) -> tuple[list[np.ndarray], list[dict
 
 @pytest.fixture(scope="module")
 def shipped():
-    return FramePathSettings.from_config(load_config(WORKCELL), OBJECT_CLASSES)
+    return FramePathSettings.from_config(read_config(WORKCELL), OBJECT_CLASSES)
 
 
 @pytest.mark.slow

@@ -17,11 +17,11 @@ from jobs.evaluate import evaluate
 from jobs.train_detector import JOB as DETECTOR_JOB
 from jobs.train_perception import run
 from jobs.train_pose import JOB as POSE_JOB
+from model.config_files import read_config
 from model.datasets.annotation import DatasetSpec, load_annotation
 from model.datasets.frame_rows import FrameArrays
 from model.datasets.splits import load_split_file
 from model.frame_path.boxes import box_iou
-from model.frame_path.chain import load_config
 from model.frame_path.detector import Detector
 from model.frame_path.keypoint_scores import CALIBRATION_FILE, KeypointScores
 from model.frame_path.models import choose_model
@@ -30,8 +30,8 @@ from model.inference.person_timelines import person_timelines
 from model.perception.calibration import calibrate_package
 from model.perception.input_scale import native_size, with_test_scale
 from model.perception.training import CocoDataError
-from tests.factories import SMALL, tiny_config
-from workcell_synth import OBJECT_CLASSES, generate_dataset
+from tests.factories import SMALL
+from workcell_synth import OBJECT_CLASSES, generate_dataset, tiny_config
 from workcell_synth.coco import detection_file, keypoint_file
 
 WORKCELL = "model/configs/extraction/workcell.py"
@@ -118,7 +118,7 @@ def test_coco_ground_truth_matches_the_annotations(rendered):
 def _package_choice(kind, package):
     name = "workcell-rtmdet-nano" if kind == "detector" else "workcell-rtmpose-t"
     zoo = "detectors" if kind == "detector" else "pose_models"
-    cfg = load_config(WORKCELL, {f"{zoo}.{name}.config": str(package / "config.py"),
+    cfg = read_config(WORKCELL, {f"{zoo}.{name}.config": str(package / "config.py"),
                                  f"{zoo}.{name}.checkpoint": str(package / "weights.pth")})
     return choose_model(cfg, kind, random_weights=False)
 

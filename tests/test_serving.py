@@ -6,6 +6,9 @@ a restarted replica, and the shipped (asynchronous, strided) configuration."""
 
 import json
 import math
+import os
+import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -18,12 +21,14 @@ import pyarrow.parquet as pq
 import pytest
 import ray
 from ray import serve
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from jobs import extract, infer
 from model.cluster import free_port
 from model.datasets.feature_table import tensor_column, write_split_file
 from model.datasets.frame_rows import FrameArrays
+from model.frame_path.chain import SHIPPED_EXTRACTION
 from model.inference.ensemble import combine, load_members, predict_members
 from model.inference.person_timelines import person_timelines
 from serve.app import build_app
@@ -36,9 +41,16 @@ IDLE_TIMEOUT_S = 5.0
 # Every frame detected and waited for, as jobs.infer does, so that answers can be compared;
 # the pose model in its own deployment (the shipped configuration, tested last, runs it in the
 # ingress: both placements are served here).
+# The API token of the tested service (callers beyond loopback show it), and the limit of
+# streams per client address.
+TOKEN = "a-test-token"
+PER_CLIENT = 12
 EXACT = {"stream.detect_every": 1, "stream.async_detection": False,
          "stream.async_recognition": False, "stream.idle_timeout_s": IDLE_TIMEOUT_S,
-         "pose_placement": "deployment"}
+         "stream.max_streams_per_client": PER_CLIENT, "stream.stage_timeout_s": 2.0,
+         "pose_placement": "deployment",
+         "deployments.ActionService.ray_actor_options.runtime_env": {
+             "env_vars": {"WORKCELL_API_TOKEN": TOKEN}}}
 # Of the frames both answer, the share whose actions must agree: the networks run in ONNX
 # Runtime here and in PyTorch in jobs.infer (outputs equal to ~1e-5, not bit for bit).
 MIN_AGREEMENT = 0.95
@@ -71,7 +83,7 @@ def reference(clip, tmp_path_factory):
     and its feature table."""
     out = tmp_path_factory.mktemp("infer")
     # One inference thread, as the extraction it is compared with (the same arithmetic).
-    doc = infer.infer(clip[0], PACKAGE, out, extraction_config=infer.DEFAULT_EXTRACTION,
+    doc = infer.infer(clip[0], PACKAGE, out, extraction_config=SHIPPED_EXTRACTION,
                       threads=1, progress=False)
     table = pq.read_table(next((out / "features").glob("split=*/*.parquet")))
     online = person_timelines(FrameArrays.from_table(table), PACKAGE, online=True)
@@ -81,12 +93,25 @@ def reference(clip, tmp_path_factory):
 @pytest.fixture(scope="module")
 def service(ray_local):
     port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    # Every interface, so that a caller beyond loopback can be tested (the machine's address).
+    serve.start(http_options={"host": "0.0.0.0", "port": port})
     serve.run(build_app({"cfg_options": EXACT}), name="workcell", route_prefix="/")
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
         assert client.get("/ready").json()["ready"]
         yield client, port
     serve.shutdown()
+
+
+def _address_beyond_loopback() -> str | None:
+    """This machine's address on its default route (a UDP socket sends nothing to learn it),
+    or None where it has none."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if address.startswith("127.") else address
 
 
 def _open(client, **params) -> str:
@@ -129,8 +154,23 @@ def test_service_information(service):
     assert versions["recognizer"]["backend"] == "onnx"
     assert versions["detector"]["model"] == "workcell-rtmdet-nano"
     assert versions["timeline_head"]["step_s"] > 0
-    paths = client.get("/openapi.json").json()["paths"]
+    schema = client.get("/openapi.json").json()
+    paths = schema["paths"]
     assert {"/streams", "/streams/{stream_id}/frames", "/clip", "/features"} <= set(paths)
+    # Bodies read raw, refusals and the WebSocket are described too.
+    frames = paths["/streams/{stream_id}/frames"]["post"]
+    assert {"image/jpeg", "image/png"} <= set(frames["requestBody"]["content"])
+    assert {"400", "404", "409", "413", "415", "422", "503"} <= set(frames["responses"])
+    assert "video/mp4" in paths["/clip"]["post"]["requestBody"]["content"]
+    assert "429" in paths["/clip"]["post"]["responses"]
+    assert "/streams/{stream_id}/ws" in schema["info"]["description"]
+    # /docs works offline: Swagger UI's assets come from the service.
+    page = client.get("/docs")
+    assert page.status_code == 200 and "docs-assets/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text
+    script = client.get("/docs-assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert len(script.content) > 100_000
 
 
 def test_a_stream_of_frames_gets_the_actions_jobs_infer_gives_online(service, clip, reference):
@@ -185,7 +225,7 @@ def test_extraction_inference_and_a_stream_make_the_same_feature_rows(service, c
     (folder / "test_seq.mp4").write_bytes(clip[0].read_bytes())
     assert extract.main(["--videos", str(folder), "--spec", str(rendered / "dataset.json"),
                          "--out", str(tmp_path / "extracted"), "--config",
-                         infer.DEFAULT_EXTRACTION, "--executor", "sequential",
+                         SHIPPED_EXTRACTION, "--executor", "sequential",
                          "--cpus-per-actor", "1", "--no-progress"]) == 0
     extracted = FrameArrays.from_table(pq.read_table(
         next((tmp_path / "extracted").glob("split=*/*.parquet"))))
@@ -268,6 +308,7 @@ def test_each_bad_input_gets_its_4xx_and_the_stream_goes_on(service, clip):
     assert _send(client, stream, frames[0]).status_code == 200
     assert _send(client, other, frames[0]).status_code == 200
     small = cv2.imencode(".png", np.zeros((120, 160, 3), np.uint8))[1].tobytes()
+    tiny = cv2.imencode(".png", np.zeros((1, 1, 3), np.uint8))[1].tobytes()
     refused = [
         (_send(client, stream, b"\x89PNG not really an image"), 400, "not a JPEG or PNG"),
         (_send(client, stream, b""), 400, "empty body"),
@@ -282,11 +323,18 @@ def test_each_bad_input_gets_its_4xx_and_the_stream_goes_on(service, clip):
         (client.post("/features", content=b"{not json", headers={"content-type":
                                                                  "application/json"}),
          422, "json"),
-        (client.post("/clip", content=b"not a video" * 50), 400, "clip"),
+        (client.post("/clip", content=b"not a video" * 50), 400, "cannot be opened"),
+        (client.post("/streams", params={"fps": "nan"}), 422, "finite"),
+        (_send(client, stream, tiny), 400, "at least 32"),
     ]
     for response, status, words in refused:
         assert response.status_code == status, (status, response.text)
         assert words.lower() in response.text.lower(), (words, response.text)
+        assert "/tmp" not in response.text, response.text    # no server paths
+    # A 1x1 first frame does not set the stream's size: its first real frame does.
+    fresh = _open(client)
+    assert _send(client, fresh, tiny).status_code == 400
+    assert _send(client, fresh, frames[0]).json()["frame_index"] == 0
     window = {"fps": 15.0, "width": 480, "height": 360,
               "person_track_ids": [[0, -1]] * 8, "person_boxes": [[[0, 0, 9, 9]] * 2] * 8,
               "keypoints": [[[[1.0, 1.0]] * 17] * 2] * 8,
@@ -381,6 +429,111 @@ def test_a_client_faster_than_the_service_gets_its_newest_frames_answered(servic
     assert all(a["received"] - sent[a["frame_index"]] < 3 * slowest + 0.25 for a in answers)
 
 
+def test_callers_beyond_loopback_need_the_token_and_have_their_own_stream_limit(service,
+                                                                               clip):
+    """A caller on another address: 401 without the token or with a wrong one, served with
+    it (header, or ?token= on the WebSocket); /health answers everyone; its open streams are
+    limited per client (429), and loopback callers still open theirs."""
+    _, port = service
+    address = _address_beyond_loopback()
+    if address is None:
+        pytest.skip("this machine has no network interface beyond loopback")
+    remote = f"http://{address}:{port}"
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(base_url=remote, timeout=120) as outside:
+        assert outside.get("/health").status_code == 200
+        assert outside.get("/classes").status_code == 401
+        wrong = outside.get("/classes", headers={"Authorization": "Bearer not-it"})
+        assert wrong.status_code == 401 and "token" in wrong.json()["detail"]
+        assert outside.get("/classes", headers=bearer).status_code == 200
+        ws_url = remote.replace("http", "ws")
+        stream = outside.post("/streams", headers=bearer).json()["stream_id"]
+        with pytest.raises(InvalidStatus):
+            with connect(f"{ws_url}/streams/{stream}/ws"):
+                pass
+        with connect(f"{ws_url}/streams/{stream}/ws?token={TOKEN}") as ws:
+            ws.send(clip[1][0])
+            assert json.loads(ws.recv(timeout=120))["frame_index"] == 0
+        opened = [stream]
+        while len(opened) <= PER_CLIENT:
+            response = outside.post("/streams", headers=bearer)
+            if response.status_code != 201:
+                break
+            opened.append(response.json()["stream_id"])
+        assert len(opened) == PER_CLIENT
+        assert response.status_code == 429 and "per client" in response.text
+        local, _ = service
+        assert local.post("/streams").status_code == 201
+        for sid in opened:
+            assert outside.delete(f"/streams/{sid}", headers=bearer).status_code == 200
+
+
+def test_an_oversized_socket_message_gets_413_and_the_socket_stays_open(service, clip):
+    """A binary message over limits.max_frame_bytes (up to the 16 MiB Serve's proxy takes) is
+    refused on the socket, which goes on with the next frame."""
+    client, port = service
+    stream = _open(client)
+    with connect(f"ws://127.0.0.1:{port}/streams/{stream}/ws", max_size=None) as ws:
+        ws.send(b"\xff" * 5_000_000)
+        refusal = json.loads(ws.recv(timeout=120))
+        assert refusal["status"] == 413 and "limit" in refusal["error"]
+        ws.send(clip[1][0])
+        answer = json.loads(ws.recv(timeout=120))
+    assert (answer["frame_index"], answer["dropped_frames"]) == (1, 1)
+
+
+def test_a_stream_takes_one_live_socket(service, clip):
+    """A second socket on a stream with a live one is refused (409, then closed), and the first
+    goes on; once the first is closed, a socket may take the stream again."""
+    client, port = service
+    stream = _open(client)
+    url = f"ws://127.0.0.1:{port}/streams/{stream}/ws"
+    with connect(url) as first:
+        first.send(clip[1][0])
+        assert json.loads(first.recv(timeout=120))["frame_index"] == 0
+        with connect(url) as second:
+            refusal = json.loads(second.recv(timeout=120))
+            assert refusal["status"] == 409 and "live socket" in refusal["error"]
+            with pytest.raises(ConnectionClosed) as closed:
+                second.recv(timeout=120)
+            assert closed.value.rcvd.code == 1008
+        first.send(clip[1][1])
+        assert json.loads(first.recv(timeout=120))["frame_index"] == 1
+    with connect(url) as again:
+        again.send(clip[1][2])
+        assert json.loads(again.recv(timeout=120))["frame_index"] == 2
+
+
+def test_a_clip_does_not_slow_a_paced_stream(service, clip, rendered):
+    """The clip endpoint's work runs in its own low-priority deployment: a paced stream keeps
+    its latency while a clip is processed, and the clip gets its timeline."""
+    from benchmarks import serving as bench
+    from model.inference.ensemble import package_classes
+
+    client, port = service
+    classes, _ = package_classes(PACKAGE)
+    video = bench.Video(rendered, next((rendered / "videos").glob("*_seq000.mp4")).stem,
+                        classes)
+    video.frames, video.labels = video.frames[:FRAMES], video.labels[:FRAMES]
+    urls = (f"ws://127.0.0.1:{port}", f"http://127.0.0.1:{port}")
+
+    def p95() -> float:
+        row = bench.summarise([[bench.play(*urls, video, paced=True)]], classes, 0, 2)
+        assert row["frames_answered"] + row["dropped_frames"] == FRAMES
+        return row["p95_ms"]
+
+    alone = p95()
+    posted = []
+    poster = threading.Thread(target=lambda: posted.append(client.post(
+        "/clip", params={"video_id": "during_a_stream"}, content=clip[0].read_bytes())))
+    poster.start()
+    during = p95()
+    poster.join(300)
+    assert posted[0].status_code == 200, posted[0].text
+    assert posted[0].json()["video_id"] == "during_a_stream"
+    assert during <= 1.5 * alone + 50, (alone, during)
+
+
 def test_an_idle_stream_is_evicted(service, clip):
     client, _ = service
     stream = _open(client)
@@ -409,15 +562,70 @@ def _wait_until_serving(client, stream: str, frame: bytes, timeout_s: float = 12
     raise AssertionError(f"no answer {timeout_s} s after the replica was killed")
 
 
-def test_a_killed_recognizer_replica_is_replaced_and_the_stream_goes_on(service, clip):
-    client, _ = service
+def _pid(deployment: str) -> int:
+    from ray.util.state import list_actors
+
+    return next(a.pid for a in list_actors(filters=[("state", "=", "ALIVE")])
+                if a.class_name.endswith(f":workcell:{deployment}"))
+
+
+def test_a_killed_recognizer_degrades_the_answers_without_stalling_the_stream(service, clip):
+    """The Recognizer replica's process killed (SIGKILL, by pid) under a WebSocket stream: no
+    frame waits for Serve to replace it (a step is given up after stream.stage_timeout_s),
+    every frame is answered on the same socket, flagged degraded (the last actions) while the
+    recognizer is away, and not once it is back."""
+    client, port = service
     stream = _open(client)
-    for frame in clip[1][:4]:
-        assert _send(client, stream, frame).status_code == 200
-    ray.kill(_replica("Recognizer"), no_restart=True)
-    # Requests during the outage may fail (5xx); the stream is intact afterwards.
-    answer = _wait_until_serving(client, stream, clip[1][4]).json()
-    assert answer["frame_index"] >= 4 and answer["persons"]
+    frames = clip[1]
+    replies, waits = [], []
+    with connect(f"ws://127.0.0.1:{port}/streams/{stream}/ws") as ws:
+        for i in range(4):
+            ws.send(frames[i])
+            replies.append(json.loads(ws.recv(timeout=120)))
+        os.kill(_pid("Recognizer"), signal.SIGKILL)
+        deadline, i = time.monotonic() + 120, 4
+        while time.monotonic() < deadline:
+            sent = time.monotonic()
+            ws.send(frames[i % len(frames)])
+            replies.append(json.loads(ws.recv(timeout=120)))
+            waits.append(time.monotonic() - sent)
+            i += 1
+            recovered = [r.get("degraded") for r in replies[-10:]] == [[]] * 10
+            if recovered and any(r.get("degraded") for r in replies):
+                break
+    assert all("persons" in r for r in replies), [r for r in replies if "persons" not in r]
+    assert any(r["degraded"] == ["recognizer"] for r in replies)
+    assert recovered, "the recognizer's answers did not come back"
+    assert max(waits) < EXACT["stream.stage_timeout_s"] + 3, max(waits)
+    assert all(p["action"] for p in replies[-1]["persons"])
+
+
+def test_a_pose_replica_killed_in_flight_is_an_answer_on_the_same_socket(service, clip):
+    """The PoseEstimator replica's process killed (SIGKILL, by pid) while a paced WebSocket
+    stream runs: every frame gets an answer or a 503 on the same socket, which stays open, and
+    the stream is answered again once Serve has replaced the replica."""
+    client, port = service
+    stream = _open(client)
+    pid = _pid("PoseEstimator")
+    frames = clip[1]
+    replies = []
+    with connect(f"ws://127.0.0.1:{port}/streams/{stream}/ws") as ws:
+        for i in range(3):
+            ws.send(frames[i])
+            replies.append(json.loads(ws.recv(timeout=120)))
+        ws.send(frames[3])
+        time.sleep(0.01)
+        os.kill(pid, signal.SIGKILL)
+        replies.append(json.loads(ws.recv(timeout=120)))
+        deadline = time.monotonic() + 120
+        i = 4
+        while replies[-1].get("status") == 503 and time.monotonic() < deadline:
+            ws.send(frames[i % len(frames)])
+            replies.append(json.loads(ws.recv(timeout=120)))
+            i += 1
+    assert all("persons" in r or r["status"] == 503 for r in replies), replies
+    assert "persons" in replies[-1], "no answer after the replica was replaced"
+    assert [r["frame_index"] for r in replies] == list(range(len(replies)))
 
 
 def test_a_restarted_ingress_loses_its_streams_and_they_are_opened_again(service, clip):
@@ -486,6 +694,11 @@ def test_the_shipped_configuration_streams_over_a_websocket(service, clip, rende
     assert all(p["action"] for p in answers[-1]["persons"])
     assert all(len(p["keypoints"]) == 17 for a in answers for p in a["persons"])
     assert "PoseEstimator" not in serve.status().applications["workcell"].deployments
+    # No token configured (the shipped default): callers beyond loopback are refused.
+    address = _address_beyond_loopback()
+    if address is not None:
+        refused = httpx.get(f"http://{address}:{port}/classes", timeout=60)
+        assert refused.status_code == 403 and "WORKCELL_API_TOKEN" in refused.text
 
 
 def test_the_serving_benchmark_plays_a_paced_stream_and_scores_it(service, rendered):

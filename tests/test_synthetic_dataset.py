@@ -12,7 +12,7 @@ import pytest
 from jobs.make_dataset import main as make_dataset_main
 from model.datasets.annotation import DatasetSpec, load_annotation
 from model.datasets.splits import load_split_file
-from tests.factories import SMALL, tiny_config
+from tests.factories import SMALL
 from workcell_synth import (
     ACTION_CLASSES,
     DEFAULT_CONFIG,
@@ -20,6 +20,7 @@ from workcell_synth import (
     SAME_MOTION_PAIRS,
     SAME_OBJECT_PAIRS,
     generate_dataset,
+    tiny_config,
 )
 from workcell_synth.annotate import annotate
 from workcell_synth.classes import MOVED_TOOL_PAIRS, STATION_TOOLS, TOOL_OF_ACTION

@@ -29,6 +29,8 @@ from model.transforms.temporal import CausalSampleFrames
 
 SHIPPED = "trained_models/workcell"
 EPOCHS = 3
+# Steps of 2 frames at the tiny table's 10 fps (the default 0.13 s would be every frame).
+HEAD_OPTIONS = {"train_cfg.epochs": EPOCHS, "features.step_s": 0.2}
 
 
 def test_the_streamed_causal_tcn_equals_the_whole_sequence_recomputed():
@@ -53,10 +55,8 @@ def head_package(tmp_path_factory, workcell_table):
     """A copy of the shipped recognizer with a timeline head trained on the tiny table."""
     folder = tmp_path_factory.mktemp("pkg") / "workcell"
     shutil.copytree(SHIPPED, folder, ignore=shutil.ignore_patterns(TIMELINE_DIR, "model.onnx"))
-    # Steps of 2 frames at the tiny table's 10 fps (the default 0.13 s would be every frame).
-    metrics = train_timeline.train_timeline(
-        folder, workcell_table, cfg_options={"train_cfg.epochs": EPOCHS, "features.step_s": 0.2},
-        cache_dir=tmp_path_factory.mktemp("cache"))
+    metrics = train_timeline.train_timeline(folder, workcell_table, cfg_options=HEAD_OPTIONS,
+                                            cache_dir=tmp_path_factory.mktemp("cache"))
     return folder, metrics
 
 
@@ -104,6 +104,24 @@ def test_training_writes_a_head_chosen_on_val(head_package):
     saved = json.loads((folder / TIMELINE_DIR / "metrics.json").read_text())
     assert saved["offline"]["val"] == metrics["offline"]["val"]
     assert (folder / TIMELINE_DIR / "metrics.md").exists()
+
+
+def test_the_head_is_chosen_without_test_data(head_package, workcell_table, tmp_path):
+    """Trained again from a copy of the table without its test split, the head is the same,
+    weights and decoder settings: neither its training nor the choices made on validation read
+    a test row."""
+    folder, _ = head_package
+    table = tmp_path / "without_test"
+    shutil.copytree(workcell_table, table, ignore=shutil.ignore_patterns("split=test"))
+    again = tmp_path / "pkg"
+    shutil.copytree(SHIPPED, again, ignore=shutil.ignore_patterns(TIMELINE_DIR, "model.onnx"))
+    train_timeline.train_timeline(again, table, cfg_options=HEAD_OPTIONS,
+                                  cache_dir=tmp_path / "cache")
+    first, second = load_timeline_head(folder), load_timeline_head(again)
+    assert first.cfg.decoder.to_dict() == second.cfg.decoder.to_dict()
+    for mode in ("offline", "online"):
+        a, b = getattr(first, mode).state_dict(), getattr(second, mode).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), mode
 
 
 def test_evaluate_reports_offline_and_online_timelines(head_package, workcell_table,
@@ -171,16 +189,22 @@ def test_online_mode_never_reads_a_future_frame(head_package, workcell_table, tm
     assert (head.online_timeline(prefix)[0][:answered] == batch_labels[:answered]).all()
 
 
+def _first_test_video(head_package, workcell_table):
+    """The package, its head and the rows of the first untrimmed test video."""
+    folder, _ = head_package
+    package, head = load_package(folder), load_timeline_head(folder)
+    video = untrimmed_videos(workcell_table, "test")[0]
+    rows, _ = read_feature_table(workcell_table, splits=["test"])
+    return package, head, FrameArrays.from_table(
+        rows.filter(pc.equal(rows.column("video_id"), video)))
+
+
 def test_a_held_frame_keeps_the_streams_time_without_running_the_recognizer(head_package,
                                                                             workcell_table):
     """A dropped frame of a live stream is held (the last row again): no recognizer input is
     asked for, its step reuses the last features, and the answers keep naming frames of the
     stream's own numbering."""
-    folder, _ = head_package
-    package, head = load_package(folder), load_timeline_head(folder)
-    video = untrimmed_videos(workcell_table, "test")[0]
-    rows, _ = read_feature_table(workcell_table, splits=["test"])
-    rows = FrameArrays.from_table(rows.filter(pc.equal(rows.column("video_id"), video)))
+    package, head, rows = _first_test_video(head_package, workcell_table)
     plain = OnlineTimeline(package, head, fps=rows.fps)
     held = OnlineTimeline(package, head, fps=rows.fps)
     dropped = range(40, 40 + 3 * plain.step)       # three steps' frames
@@ -199,6 +223,35 @@ def test_a_held_frame_keeps_the_streams_time_without_running_the_recognizer(head
     assert recognized == plain.steps_seen - 3
     assert held.frames_seen == plain.frames_seen == 60
     assert held.answer[0] == plain.answer[0] == 60 - 2 - plain.lag_frames   # the newest step
+
+
+def test_an_abandoned_step_reuses_the_last_features_and_keeps_the_streams_time(
+        head_package, workcell_table):
+    """A step whose recognizer run failed or came too late (the service gives it up) advances
+    the timeline with the last features, as a held frame's step does: the same answers as
+    handing those features back, and the answers keep naming the stream's frames."""
+    package, head, rows = _first_test_video(head_package, workcell_table)
+    given_up = OnlineTimeline(package, head, fps=rows.fps)
+    handed_back = OnlineTimeline(package, head, fps=rows.fps)
+    abandoned = 0
+    for t in range(60):
+        samples = given_up.add_row(rows, t)
+        assert (samples is None) == (handed_back.add_row(rows, t) is None)
+        if samples is None:
+            continue
+        if t >= 30 and abandoned < 2:
+            abandoned += 1
+            given_up.abandon()
+            handed_back.complete(handed_back.last_feature)
+        else:
+            features = embed(package.model, pseudo_collate(samples))[0]
+            given_up.complete(features)
+            handed_back.complete(features)
+        assert given_up.answer[:2] == handed_back.answer[:2]
+        if given_up.answer[2] is not None:
+            np.testing.assert_allclose(given_up.answer[2], handed_back.answer[2], rtol=1e-6)
+    assert abandoned == 2
+    assert given_up.answer[0] == 60 - 2 - given_up.lag_frames    # the newest step
 
 
 def test_step_features_of_rows_in_memory_are_the_datasets(head_package, workcell_table):

@@ -12,9 +12,9 @@ from mmengine.dataset import pseudo_collate
 from jobs import evaluate, train
 from model.builders import build_dataset, load_config
 from model.datasets.feature_table import content_checksum
-from model.evaluation.baselines import run_baseline
 from model.inference.ensemble import write_ensemble
 from model.inference.package import load_package, write_package
+from model.training.loop import META_FILE, SELECTED_WEIGHTS_FILE
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +23,6 @@ CONFIG = "model/configs/workcell/fusion_xattn_stgcnpp.py"
 EPOCHS, FIRST_RUN_EPOCHS = 12, 6
 OPTIONS = {"train_cfg.max_epochs": EPOCHS, "train_cfg.batch_size": 8,
            "train_cfg.early_stop_patience": 100}
-MARGIN = 0.1
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +52,9 @@ def test_resume_continues_from_the_saved_epoch(trained):
     assert [row["epoch"] for row in metrics["history"]] == list(range(1, EPOCHS + 1))
     # The resumed run keeps the first run's epochs as they were.
     assert metrics["history"][:FIRST_RUN_EPOCHS] == first["history"]
+    # and records where each epoch's run started: afresh, then from the saved epoch.
+    assert [row["resumed_from_epoch"] for row in metrics["history"]] == \
+        [0] * FIRST_RUN_EPOCHS + [FIRST_RUN_EPOCHS] * (EPOCHS - FIRST_RUN_EPOCHS)
     assert metrics["epochs_run"] == EPOCHS
 
 
@@ -96,12 +98,6 @@ def test_a_new_package_replaces_everything_an_earlier_one_left(trained, tmp_path
     assert len(list((folder / "logs" / "tensorboard").iterdir())) == 1
 
 
-def test_onnx_export_matches_pytorch(trained):
-    work, _, _ = trained
-    check = json.loads((work / "package" / "export_check.json").read_text())
-    assert check["max_abs_diff"] < 1e-4
-
-
 def test_evaluate_writes_the_report(trained, workcell_table, tmp_path):
     work, _, _ = trained
     frozen = tmp_path / "frozen.json"
@@ -122,18 +118,20 @@ def test_evaluate_writes_the_report(trained, workcell_table, tmp_path):
     assert "matches frozen.json" in (tmp_path / "eval" / "metrics.md").read_text()
 
 
-def test_the_evaluated_model_is_the_trained_one(trained, workcell_table, tmp_path):
-    """Scored through the package with the test pipeline, the model fits its own training
-    windows far better than the majority class: a package, pipeline or class-order mix-up
-    would score near the majority. (Four operators' windows are too few to generalize to an
-    unseen operator on this data; generalization is tested on separable clips in
-    test_skeleton_training.py and measured by the benchmarks.)"""
-    work, _, _ = trained
-    clips = evaluate.evaluate(work / "package", workcell_table, tmp_path / "eval",
-                              split="train", timeline=False)["clips"]
-    majority = run_baseline("majority", workcell_table, CONFIG, split="train")["clips"]
-    assert clips["top1"] >= majority["top1"] + MARGIN
-    assert clips["macro_f1"] >= majority["macro_f1"] + MARGIN
+def test_the_evaluated_model_is_the_trained_one(trained):
+    """The package holds, tensor for tensor, the weights of the epoch training selected as the
+    run's last checkpoint saved them (what jobs.evaluate then loads; that it scores the
+    package it is given is shown by two packages scoring apart, below)."""
+    work, _, metrics = trained
+    last = max((work / "train").glob(f"checkpoint_*/{META_FILE}"),
+               key=lambda f: json.loads(f.read_text())["epoch"]).parent
+    meta = json.loads((last / META_FILE).read_text())
+    assert (meta["epoch"], meta["selected_epoch"]) == (EPOCHS, metrics["selected_epoch"])
+    trained_weights = torch.load(last / SELECTED_WEIGHTS_FILE, map_location="cpu",
+                                 weights_only=True)
+    packaged = load_package(work / "package").model.state_dict()
+    assert packaged.keys() == trained_weights.keys()
+    assert all(torch.equal(packaged[k].cpu(), v) for k, v in trained_weights.items())
 
 
 def test_evaluate_refuses_another_test_set(trained, workcell_table, tmp_path):

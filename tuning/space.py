@@ -13,6 +13,7 @@ from mmengine.config import Config
 from ray import tune
 
 from model.builders import load_config
+from model.config_files import read_config
 
 CONFIG_KEY = "config"   # the space entry choosing the recognizer config file (fusion mode)
 # Tune's sampling functions a space entry may name (``type``).
@@ -30,9 +31,7 @@ class SweepError(RuntimeError):
 
 def load_search(path: str | Path, options: dict | None = None) -> Config:
     """Read a search space file, apply ``key=value`` overrides and check its entries."""
-    search = Config.fromfile(str(path))
-    if options:
-        search.merge_from_dict(options)
+    search = read_config(path, options)
     for key in ("space", "trial_options", "num_samples", "metric", "mode", "scheduler"):
         if key not in search:
             raise SearchSpaceError(f"{path}: no `{key}`")

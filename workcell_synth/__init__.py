@@ -37,7 +37,7 @@ from workcell_synth.classes import (
     SAME_MOTION_PAIRS,
     SAME_OBJECT_PAIRS,
 )
-from workcell_synth.generator import DEFAULT_CONFIG, generate_dataset
+from workcell_synth.generator import DEFAULT_CONFIG, generate_dataset, tiny_config
 
 __all__ = ["ACTION_CLASSES", "DEFAULT_CONFIG", "OBJECT_CLASSES", "SAME_MOTION_PAIRS",
-           "SAME_OBJECT_PAIRS", "generate_dataset"]
+           "SAME_OBJECT_PAIRS", "generate_dataset", "tiny_config"]

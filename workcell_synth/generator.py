@@ -206,3 +206,12 @@ def generate_dataset(out_dir: str | Path, seed: int = 0, scale: int = 1,
     summary = _summarize(videos, time.perf_counter() - start, workers, render)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def tiny_config(train: int = 2, val: int = 1, test: int = 1, sequences: int = 1) -> dict:
+    """The generator config with few operators, one clip per class (tests, and the fault
+    benchmark's small datasets)."""
+    cfg = load_config(DEFAULT_CONFIG)
+    cfg.update(operators=dict(train=train, val=val, test=test), clips_per_class=1,
+               sequences_per_operator=sequences)
+    return cfg

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from model.datasets.annotation import DatasetSpec
 from model.datasets.feature_table import NUM_KEYPOINTS, feature_schema, tensor_column
+from model.runs import runs
 
 # The per-frame fields of ``FrameArrays`` (all but the video's constants).
 PER_FRAME_FIELDS = ("num_persons", "person_track_ids", "person_boxes", "keypoints",
@@ -201,12 +202,14 @@ def arrays_to_annotation(arrays: FrameArrays, spec: DatasetSpec, file: str) -> d
             frames.append({"index": t, "persons": persons, "objects": objects})
     doc = {"format": "workcell-annotation", "version": 1, "video": video,
            "keypoint_layout": "coco17", "frames": frames}
-    runs = [(start, end) for start, end in _label_runs(arrays) if arrays.label[start] >= 0]
+    labelled_runs = [(start, end) for start, end in runs(arrays.segment_index, arrays.label)
+                     if arrays.label[start] >= 0]
     labelled = [{"start_frame": start, "end_frame": end,
                  "label": spec.action_classes[arrays.label[start]],
                  **({"person_track_id": int(arrays.subject_track_id[start])}
-                    if arrays.subject_track_id[start] >= 0 else {})} for start, end in runs]
-    if len(labelled) == 1 and runs[0] == (0, arrays.num_frames):
+                    if arrays.subject_track_id[start] >= 0 else {})}
+                for start, end in labelled_runs]
+    if len(labelled) == 1 and labelled_runs[0] == (0, arrays.num_frames):
         doc["clip_label"] = {k: v for k, v in labelled[0].items()
                              if k in ("label", "person_track_id")}
     else:
@@ -214,9 +217,3 @@ def arrays_to_annotation(arrays: FrameArrays, spec: DatasetSpec, file: str) -> d
     return doc
 
 
-def _label_runs(arrays: FrameArrays) -> list[tuple[int, int]]:
-    """[start, end) of the runs of frames with the same segment and label."""
-    seg, label = arrays.segment_index, arrays.label
-    edges = np.flatnonzero((seg[1:] != seg[:-1]) | (label[1:] != label[:-1])) + 1
-    bounds = [0, *edges.tolist(), arrays.num_frames]
-    return list(zip(bounds[:-1], bounds[1:], strict=True))

@@ -28,6 +28,7 @@ from mmaction.registry import DATASETS
 
 from model.datasets.feature_table import read_feature_table, read_info, tensor_column
 from model.datasets.frame_rows import FrameArrays
+from model.runs import runs
 
 STREAMS = ("pose", "objects")
 _COMMON_COLUMNS = ["video_id", "frame_index", "fps", "width", "height", "label",
@@ -132,13 +133,6 @@ def window_starts(length: int, window: int, stride: int) -> list[int]:
     return starts
 
 
-def _runs(values: np.ndarray) -> list[tuple[int, int]]:
-    """[start, end) of the runs of equal consecutive values."""
-    edges = np.flatnonzero(values[1:] != values[:-1]) + 1
-    bounds = np.concatenate([[0], edges, [len(values)]])
-    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
-
-
 @DATASETS.register_module()
 class FeatureTableDataset(BaseActionDataset):
     """Windows of the feature table (``ann_file`` is the table's folder).
@@ -208,7 +202,7 @@ class FeatureTableDataset(BaseActionDataset):
         # Rows come sorted by video and frame: each video is one contiguous run.
         ids = table.column("video_id").to_numpy(zero_copy_only=False)
         data_list = []
-        for start, end in _runs(ids):
+        for start, end in runs(ids):
             if self.video_ids is not None and ids[start] not in self.video_ids:
                 continue
             video = VideoArrays.from_table(table.slice(start, end - start), self.num_person,
@@ -220,7 +214,7 @@ class FeatureTableDataset(BaseActionDataset):
 
     def _segment_windows(self, video: VideoArrays) -> list[dict]:
         out = []
-        for start, end in _runs(video.segment):
+        for start, end in runs(video.segment):
             label = video.label[start]
             if label < 0 or end - start < self.min_frames:
                 continue

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from model.runs import runs
+
 IOU_THRESHOLDS = (0.10, 0.25, 0.50)
 
 
@@ -22,12 +24,7 @@ def segments(labels: Sequence[int], background: Sequence[int] = ()) -> list[tupl
     """(label, start, end exclusive) of the runs of ``labels``, background runs and
     unlabelled (negative) runs left out."""
     labels = np.asarray(labels)
-    if len(labels) == 0:
-        return []
-    edges = np.flatnonzero(labels[1:] != labels[:-1]) + 1
-    bounds = np.concatenate([[0], edges, [len(labels)]])
-    return [(int(labels[s]), int(s), int(e)) for s, e in zip(bounds[:-1], bounds[1:],
-                                                              strict=True)
+    return [(int(labels[s]), s, e) for s, e in runs(labels)
             if int(labels[s]) not in background and labels[s] >= 0]
 
 

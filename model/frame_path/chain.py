@@ -30,14 +30,9 @@ from model.frame_path.video import VideoError, VideoInfo, read_frames
 
 logger = logging.getLogger(__name__)
 
-
-def load_config(path: str | Path, options: dict | None = None) -> Config:
-    """An extraction config (detector, pose, tracker, video, table, subject sections) with
-    its dotted ``options`` applied."""
-    cfg = Config.fromfile(str(path))
-    if options:
-        cfg.merge_from_dict(options)
-    return cfg
+# The extraction config of the shipped detector, pose model and tracker (trained_models/): what
+# jobs.extract and jobs.infer run unless told otherwise, and the service's frame path.
+SHIPPED_EXTRACTION = "model/configs/extraction/workcell.py"
 
 
 @dataclass(frozen=True)
@@ -179,7 +174,7 @@ class FramePath:
             if progress is not None:
                 progress(len(index))
         if not parts:
-            raise VideoError(f"{path}: no frame was decoded")
+            raise VideoError(path, "no frame was decoded")
         frames = {k: np.concatenate([p[k] for p in parts]) for k in PERCEPTION}
         return video_rows(frames, np.concatenate(indices), video_id, info.fps / stride,
                           info.width, info.height, Tracker(self.settings.tracker), doc=doc,

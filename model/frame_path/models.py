@@ -23,9 +23,10 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
-from mmengine.hub import get_config
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
+
+from model.config_files import read_config
 
 # Random weights are drawn from this seed, so that every actor of a run (and the sequential
 # loop it is compared with) holds the same untrained model.
@@ -76,10 +77,7 @@ def choose_model(cfg: Config, kind: str, random_weights: bool) -> ModelChoice:
 
 
 def _model_config(choice: ModelChoice) -> Config:
-    cfg = get_config(choice.config) if "::" in choice.config else Config.fromfile(choice.config)
-    if choice.cfg_options:
-        cfg.merge_from_dict(choice.cfg_options)
-    return cfg
+    return read_config(choice.config, choice.cfg_options)
 
 
 @contextmanager

@@ -19,7 +19,16 @@ import numpy as np
 
 
 class VideoError(ValueError):
-    """A video file that cannot be used; the message names the file and what is wrong."""
+    """A video file that cannot be used; the message names the file (``path``) and what is
+    wrong (``problem``, without the file: what a service tells a client that uploaded it)."""
+
+    def __init__(self, path: str | Path, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path, self.problem = str(path), problem
+
+    def __reduce__(self):
+        # Raised in Ray workers: it crosses processes pickled, with both arguments.
+        return type(self), (self.path, self.problem)
 
 
 @dataclass(frozen=True)
@@ -35,11 +44,11 @@ def probe_video(path: str | Path) -> VideoInfo:
     """Open a video and read its declared frame count, rate and size, and its first frame."""
     path = str(path)
     if not Path(path).is_file():
-        raise VideoError(f"{path}: no such file")
+        raise VideoError(path, "no such file")
     cap = cv2.VideoCapture(path)
     try:
         if not cap.isOpened():
-            raise VideoError(f"{path}: cannot be opened as a video (corrupt, truncated, or a "
+            raise VideoError(path, "cannot be opened as a video (corrupt, truncated, or a "
                              "codec OpenCV lacks)")
         frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         fps = float(cap.get(cv2.CAP_PROP_FPS))
@@ -47,10 +56,10 @@ def probe_video(path: str | Path) -> VideoInfo:
     finally:
         cap.release()
     if frames <= 0 or not ok:
-        raise VideoError(f"{path}: the video has no decodable frame (declared frame count "
+        raise VideoError(path, f"the video has no decodable frame (declared frame count "
                          f"{frames})")
     if not np.isfinite(fps) or fps <= 0:
-        raise VideoError(f"{path}: no valid frame rate in the container (fps {fps})")
+        raise VideoError(path, f"no valid frame rate in the container (fps {fps})")
     height, width = first.shape[:2]
     return VideoInfo(path, frames, fps, width, height)
 
@@ -83,7 +92,7 @@ def read_frames(path: str | Path, start: int = 0, end: int | None = None,
     cap = cv2.VideoCapture(path)
     try:
         if not cap.isOpened():
-            raise VideoError(f"{path}: cannot be opened as a video")
+            raise VideoError(path, "cannot be opened as a video")
         if end is None:
             end = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         if start > 0:
@@ -94,7 +103,7 @@ def read_frames(path: str | Path, start: int = 0, end: int | None = None,
             ok = cap.grab()
             frame = cap.retrieve()[1] if ok and kept else None
             if not ok or (kept and frame is None):
-                raise VideoError(f"{path}: frame {index}: could not be decoded (the container "
+                raise VideoError(path, f"frame {index}: could not be decoded (the container "
                                  f"declares frames up to {end - 1}; file truncated or corrupt)")
             if kept:
                 yield index, frame

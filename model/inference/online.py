@@ -119,9 +119,12 @@ class OnlineTimeline:
         return self.answer
 
     def abandon(self) -> None:
-        """Give up the awaited step (its recognizer run failed): the timeline goes on without
-        it, one step shorter."""
-        self.waiting_frame = None
+        """Give up the awaited step (its recognizer run failed or came too late): the step
+        reuses the last features, as a held frame's step does, so that the timeline keeps the
+        stream's time (before any features, it goes on one step shorter)."""
+        frame, self.waiting_frame = self.waiting_frame, None
+        if frame is not None and self.last_feature is not None:
+            self._advance(frame, self.last_feature)
 
     def _advance(self, frame: int, feature: np.ndarray) -> None:
         self.last_feature = feature

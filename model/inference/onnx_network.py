@@ -2,10 +2,11 @@
 
 The serving graph keeps each toolbox's own pre- and post-processing (MMDetection's test
 pipeline, NMS and rescaling, MMPose's SimCC decoding, MMAction2's packing) and moves only the
-forward pass of the network, where the time goes, to ONNX Runtime (2-3x faster on CPU,
-../shared/STACK.md). ``onnx_copy`` exports a module once per weights (a file cache keyed by a
-hash of the weights and the example's shapes), checks the export against PyTorch on the
-example, and returns a module that computes the same outputs, in the same nesting, with ORT.
+forward pass of the network, where the time goes, to ONNX Runtime (2-3x faster on the CPUs
+of the development machine). ``onnx_copy`` exports a module once per weights (a file cache
+keyed by a hash of the weights and the example's shapes), checks the export against PyTorch on
+the example, and returns a module that computes the same outputs, in the same nesting, with
+ORT.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ logger = logging.getLogger(__name__)
 # Beside the MMCV wheel of scripts/setup_env.sh (same WORKCELL_CACHE override).
 CACHE_DIR = Path(os.environ.get("WORKCELL_CACHE",
                                 Path.home() / ".cache" / "workcell-action")) / "onnx"
-# The opset of the measurements in ../shared/STACK.md. TorchScript export (dynamo=False)
-# traces the detector and pose models in seconds; the recognizer's fusion neck (adaptive
-# pooling over a dynamic length) needs the dynamo exporter (tens of seconds, once per weights).
+# The opset the exports were measured with on the development machine. TorchScript export
+# (dynamo=False) traces the detector and pose models in seconds; the recognizer's fusion neck
+# (adaptive pooling over a dynamic length) needs the dynamo exporter (tens of seconds, once per
+# weights).
 OPSET = 17
 
 
@@ -96,7 +98,7 @@ def _key(module: nn.Module, example: tuple[torch.Tensor, ...], dynamic_axes: dic
 def _quantized(path: Path) -> Path:
     """The dynamic int8 quantization of an exported file (cached beside it). ORT's shape
     inference and graph cleanup run first: quantize_dynamic fails on the raw export ("Expected
-    ... to be an initializer", ../shared/STACK.md)."""
+    ... to be an initializer")."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from model.runs import runs
+
 
 def summed_frame_scores(scores: np.ndarray, metas: list[dict], video_id: str,
                         num_frames: int) -> np.ndarray:
@@ -30,13 +32,6 @@ def label_segments(best: np.ndarray, probs: np.ndarray, classes: list[str]) -> l
     """Runs of the per-frame labels ``best`` (T,) as segments: start frame, end frame
     (exclusive), label and score (the label's mean probability in ``probs`` (T, K) over the
     run). Frames labelled -1 belong to no segment."""
-    segments = []
-    start = 0
-    for t in range(1, len(best) + 1):
-        if t == len(best) or best[t] != best[start]:
-            if best[start] >= 0:
-                segments.append({"start_frame": start, "end_frame": t,
-                                 "label": classes[best[start]],
-                                 "score": round(float(probs[start:t, best[start]].mean()), 4)})
-            start = t
-    return segments
+    return [{"start_frame": start, "end_frame": end, "label": classes[best[start]],
+             "score": round(float(probs[start:end, best[start]].mean()), 4)}
+            for start, end in runs(best) if best[start] >= 0]

@@ -3,7 +3,7 @@
 Ray Train starts the workers and the process group; the model, optimizer, schedules and the
 train step are MMEngine's / MMAction2's (``train_step``, ``OptimWrapper``, param schedulers,
 ``MMDistributedDataParallel``), driven by a plain epoch loop: MMEngine's ``Runner`` was about
-30 % slower per iteration on these CPUs (see ../shared/STACK.md) and does not know Ray Train's
+30 % slower per iteration on the 2-core development machine's CPUs and does not know Ray Train's
 checkpoints.
 
 The data are MMAction2 datasets reading the Parquet feature table (``FeatureTableDataset``),
@@ -187,6 +187,7 @@ def train_loop_per_worker(config: dict) -> None:
         last_epoch = min(last_epoch, state.epoch + config["epochs_this_run"])
     if patience is not None and state.epochs_without_gain >= patience:
         last_epoch = state.epoch  # the run had already stopped early
+    resumed_from = state.epoch    # 0: this attempt started afresh
     for epoch in range(state.epoch, last_epoch):
         # Seeding from the epoch makes a resumed run draw what the uninterrupted one would.
         set_random_seed(cfg.seed * 1_000_003 + epoch * 1009 + rank)
@@ -214,6 +215,9 @@ def train_loop_per_worker(config: dict) -> None:
             "best_val_macro_f1": state.best_f1, "epoch_seconds": time.perf_counter() - started,
             "train_clips_per_s": len(train_set) / train_seconds,
             "peak_memory_mb": _peak_memory_mb(device), "world_size": world_size,
+            # The run's own record of where the worker group that trained this epoch started:
+            # a restart after a lost worker names the checkpoint's epoch here.
+            "resumed_from_epoch": resumed_from,
         }
         state.history.append(metrics)
         stop = patience is not None and state.epochs_without_gain >= patience

@@ -32,12 +32,30 @@ stream = dict(
     keypoint_thr=0.3,       # keypoints below this score do not shape that box
     forget_track_s=2.0,     # a person unseen this long loses its timeline
     idle_timeout_s=60.0,    # a stream without a frame this long is evicted
-    max_streams=32,
+    stage_timeout_s=2.0,    # a frame's pose not back this long: the frame gets 503 (held);
+                            # a recognizer step not back this long after the frame that
+                            # needs it is given up (its step reuses the last features, the
+                            # answer says "degraded"), and then
+    stage_retry_s=5.0,      # the recognizer is not called for this long (a lost replica takes
+                            # Serve about 10 s to replace)
+    max_streams=32,         # open streams in all (stream slots); beyond them POST /streams
+                            # gets 429 until one is closed or evicted (idle_timeout_s)
+    max_streams_per_client=8,   # open streams per client address, so that one client
+                                # cannot take every slot
 )
+# Who may call the service. A client on this machine (loopback) needs no token; any other
+# needs the API token, read from the environment variable named here in the ingress's
+# process: `Authorization: Bearer <token>`, or `?token=` on the WebSocket (browsers cannot set
+# its headers). Without the variable set, clients beyond loopback are refused (403): the
+# shipped serve/config.yaml binds every interface, and a service is not opened to a network
+# by accident. /health (liveness probes) and the API documentation answer everyone.
+auth = dict(token_env="WORKCELL_API_TOKEN", loopback_without_token=True)
 limits = dict(
     max_frame_bytes=4_000_000,     # largest encoded frame (JPEG / PNG) accepted
     max_clip_bytes=64_000_000,     # largest video clip accepted
     max_frame_pixels=4096 * 4096,  # decoded frame size limit
+    min_frame_side=32,             # smaller frames are refused (a stream's size is that of its
+                                   # first frame taken)
     max_window_frames=600,         # largest window the features endpoint takes
 )
 recognizer = dict(
@@ -72,6 +90,11 @@ deployments = dict(
                        ray_actor_options=dict(num_cpus=0.5)),
     Recognizer=dict(num_replicas=1, max_ongoing_requests=16, logging_config=_quiet,
                     ray_actor_options=dict(num_cpus=0.5)),
+    # Whole clips, off the streams' path: one at a time and one waiting per replica (a third
+    # is refused with 429), reserving no CPU and at the lowest priority (niceness below), so
+    # that a clip takes what the streams leave.
+    Clips=dict(num_replicas=1, max_ongoing_requests=1, max_queued_requests=1,
+               logging_config=_quiet, ray_actor_options=dict(num_cpus=0)),
 )
 # Where the pose model runs: "ingress" (in the ingress's process, on a worker thread) or
 # "deployment" (its own PoseEstimator deployment, batched across streams, scaled on its own).
@@ -83,9 +106,9 @@ pose_placement = "ingress"
 # detector is off every frame's critical path: on a machine with fewer cores than busy stages
 # it yields the cores to the ingress and the pose model, whose time is the frame's latency.
 # (pose: the PoseEstimator deployment's; in the ingress the pose model has the ingress's.)
-niceness = dict(ingress=0, detector=10, pose=0, recognizer=0)
+niceness = dict(ingress=0, detector=10, pose=0, recognizer=0, clips=19)
 # Intra-op threads of PyTorch / ONNX Runtime / OpenCV per replica (the ingress runs the
 # timelines' MS-TCN and decodes frames). The detector runs on every detect_every-th frame
 # only, and then on both cores of a 2-core machine (about 15 ms instead of 26 for the shipped
 # RTMDet-nano, ../docs/PERFORMANCE.md).
-threads = dict(ingress=1, detector=2, pose=1, recognizer=1)
+threads = dict(ingress=1, detector=2, pose=1, recognizer=1, clips=1)
