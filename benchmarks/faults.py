@@ -45,11 +45,13 @@ from model.cluster_faults import (
 def markdown(result: dict) -> str:
     t, k, r, i = (result[key] for key in ("train_worker_killed", "tune_trial_killed",
                                           "tune_interrupted_restored", "ingest_node_removed"))
+    resumed = (f"resumed from the checkpoint of epoch {t['resumed_from_epoch']} (the run's "
+               "record)" if "resumed_from_epoch" in t else
+               "restarted (a results file from before the run recorded its resume epoch)")
     lines = [
         "| failure | outcome | figures |", "|---|---|---|",
         f"| training worker SIGKILLed with {t['checkpoints_before_kill']} checkpoint folders "
-        f"written (2 workers on {t['worker_nodes']} nodes) | resumed from the checkpoint of "
-        f"epoch {t['resumed_from_epoch']} (the run's record), {t['epochs']} epochs | "
+        f"written (2 workers on {t['worker_nodes']} nodes) | {resumed}, {t['epochs']} epochs | "
         "largest per-epoch metric gap to the clean run "
         f"{t['max_metric_gap']:.2g}; wall {t['killed_wall_s']:.0f} s vs {t['clean_wall_s']:.0f}"
         " s clean |",
