@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import ray
 
-from model import cluster_faults as faults
+from benchmarks import faults
 from model.cluster import free_port, init_ray
 
 pytestmark = pytest.mark.slow

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from benchmarks import faults
 from jobs import train, tune
-from model import cluster_faults as faults
 from model.builders import load_config
 from tuning.space import SearchSpaceError, load_search, param_space, trial_config
 from tuning.sweep import interrupt_recorded
