@@ -324,7 +324,6 @@ class ActionService:
                            self.settings.stream["stage_retry_s"])
             self.recognizer_outage.begin()
             state.abandon(tracks)
-            state.degraded.add("recognizer")
             return
         mark = time.perf_counter()
         per = len(features) // len(tracks)
@@ -378,15 +377,14 @@ class ActionService:
                 await self._collect_recognition(state, timings, wait=True)
                 if self.recognizer_outage.active():
                     state.abandon(list(pending))
-                    state.degraded.add("recognizer")
                 else:
                     state.recognition = (list(pending), asyncio.ensure_future(
                         self._embed([s for samples in pending.values() for s in samples])))
                     if not state.options["async_recognition"]:
                         await self._collect_recognition(state, timings, wait=True)
-            if self.recognizer_outage.active():
-                state.degraded.add("recognizer")
-            answer = state.answer(t, with_poses, with_objects, dropped)
+            # Answered without the recognizer while it is left alone (its last actions).
+            degraded = ["recognizer"] if self.recognizer_outage.active() else []
+            answer = state.answer(t, with_poses, with_objects, dropped, degraded)
         timings["server"] = (time.perf_counter() - started) * 1e3
         answer["timings_ms"] = {k: round(v, 2) for k, v in timings.items()}
         return answer

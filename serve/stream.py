@@ -76,7 +76,6 @@ class StreamState:
         self.recognition: tuple[list[int], asyncio.Future] | None = None
         self.last_active = time.monotonic()
         self.socket_live = False    # a WebSocket feeds the stream (one at a time)
-        self.degraded: set[str] = set()    # stages the current frame was answered without
 
     @staticmethod
     def _no_objects() -> dict[str, np.ndarray]:
@@ -95,7 +94,6 @@ class StreamState:
                                     f"{image.shape[1]}x{image.shape[0]}, the stream's frames "
                                     f"are {self.size[1]}x{self.size[0]}")
         self.last_active = time.monotonic()
-        self.degraded.clear()
         return expected
 
     def needs_detection(self, t: int) -> bool:
@@ -188,7 +186,8 @@ class StreamState:
         fill_frame(arrays, 0, frame, persons.ids, objects["ids"])
         return arrays
 
-    def answer(self, t: int, with_poses: bool, with_objects: bool, dropped: int = 0) -> dict:
+    def answer(self, t: int, with_poses: bool, with_objects: bool, dropped: int = 0,
+               degraded: list[str] | None = None) -> dict:
         """The latest action of every person tracked in frame ``t``: the frame it names
         (``about_frame``) and how long before frame ``t`` that is (``delay_s``);
         ``dropped``: the frames dropped since the last answer (held, never processed);
@@ -212,7 +211,7 @@ class StreamState:
                 person["keypoint_scores"] = self.persons.keypoint_scores[p].round(3).tolist()
             persons.append(person)
         doc = {"stream_id": self.stream_id, "frame_index": t, "dropped_frames": dropped,
-               "degraded": sorted(self.degraded), "persons": persons}
+               "degraded": degraded or [], "persons": persons}
         if with_objects:
             names = self.settings.object_classes
             doc["objects"] = [{"track_id": int(i), "label": names[int(c)],
