@@ -9,7 +9,7 @@ scores of sliding windows. Writes to --out:
 
   timeline.json    per person: track id, frames seen, segments (start/end frame, label, score)
   timeline.md      the same for people
-  annotated.mp4    boxes, skeletons, track ids and each person's current action
+  annotated.webm    boxes, skeletons, track ids and each person's current action
   features/        the video's feature table (the recognizer's input)
 
 With --annotation (the video's annotation document), the rows are labelled from it and the
@@ -81,8 +81,8 @@ def infer(video: Path, package: Path, out: Path, *, extraction_config: str,
         doc["operator"] = {"annotation": str(annotation),
                            **operator_frame_accuracy(rows.arrays, doc["persons"], actions)}
     frames = write_annotated_video(video, rows.arrays, doc["persons"], objects,
-                                   out / "annotated.mp4", keypoint_thr)
-    doc["annotated_video"] = {"file": str(out / "annotated.mp4"), "frames": frames}
+                                   out / "annotated.webm", keypoint_thr)
+    doc["annotated_video"] = {"file": str(out / "annotated.webm"), "frames": frames}
     write_report(out / "timeline", doc, timeline_markdown(doc))
     return doc
 
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     except (VideoError, MissingCheckpointError, ValueError, FileNotFoundError) as exc:
         return refuse(exc)
     print(timeline_markdown(doc))
-    print(f"timeline: {args.out}/timeline.json  annotated video: {args.out}/annotated.mp4")
+    print(f"timeline: {args.out}/timeline.json  annotated video: {args.out}/annotated.webm")
     return 0
 
 

@@ -24,6 +24,16 @@ step() { printf '\n[setup_env] %s\n' "$*"; }
 fail() { printf '\n[setup_env] FAILED: %s\n' "$*" >&2; exit 1; }
 trap 'fail "command \"$BASH_COMMAND\" exited with status $? (line $LINENO)"' ERR
 
+# Debian's Chromium for the live view's browser tests (tests/test_live_view.py), installed
+# where this script may run apt-get (as root); elsewhere those tests are skipped, saying why.
+if ! command -v chromium >/dev/null && [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    step "installing Debian's chromium for the browser tests"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 ||
+        { apt-get update -qq && apt-get install -y --no-install-recommends chromium >/dev/null; } ||
+        echo "[setup_env] chromium could not be installed: the browser tests will be skipped"
+fi
+
 stamp_file="$venv/.workcell-stamp"
 stamp="$(cat "$repo/pyproject.toml" "$repo/scripts/setup_env.sh" | sha256sum | cut -c1-16)-cuda$force_cuda"
 if [[ -f "$stamp_file" && "$(cat "$stamp_file")" == "$stamp" ]]; then

@@ -15,6 +15,7 @@ Endpoints (the OpenAPI schema is at /docs and /openapi.json):
   POST   /clip                           a short video -> its action timeline (jobs.infer)
   POST   /features                       pose + object features of a window -> class scores
   GET    /health /ready /classes /versions
+  GET    /live                           the live view in a browser (serve/static/live)
 
 Streams live in this (single) ingress replica: its frames are handled in order under the
 stream's lock, an idle stream is evicted, and after a replica restart an unknown stream gets a
@@ -40,7 +41,7 @@ from fastapi import (
     WebSocketException,
 )
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from ray import serve
 from ray.exceptions import RayError
@@ -50,6 +51,7 @@ from starlette.requests import HTTPConnection
 from swagger_ui_bundle import swagger_ui_path
 
 import model  # noqa: F401  (the MMAction2 packaging fix precedes any mmaction import)
+from model.datasets.coco_keypoints import coco_pose_metainfo
 from model.device import local_device
 from model.frame_path.images import FrameError, FrameTooLarge
 from model.frame_path.images import decode_image as decode_frame
@@ -109,6 +111,15 @@ def _binary_body(*media_types: str) -> dict:
 
 
 app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+# The live view (a static page that calls this API from the browser, docs/serving.md).
+LIVE_VIEW = Path(__file__).parent / "static" / "live"
+app.mount("/live/", StaticFiles(directory=LIVE_VIEW, html=True), name="live")
+
+
+@app.get("/live", include_in_schema=False)
+def live_view() -> RedirectResponse:
+    """The live view's folder (its assets are relative to it)."""
+    return RedirectResponse("live/")
 
 
 @app.get("/docs", include_in_schema=False)
@@ -530,8 +541,11 @@ class ActionService:
 
     @app.get("/classes", dependencies=AUTHORIZED)
     def classes(self) -> dict:
+        """The action and object classes, and the keypoint layout's limbs (pairs of joint
+        indices) to draw a skeleton with."""
         return {"action_classes": self.settings.action_classes,
-                "object_classes": self.settings.object_classes}
+                "object_classes": self.settings.object_classes, "keypoint_layout": "coco17",
+                "skeleton_links": [list(link) for link in coco_pose_metainfo()["skeleton_links"]]}
 
     @app.get("/versions", dependencies=AUTHORIZED)
     def versions(self) -> dict:

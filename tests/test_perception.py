@@ -269,7 +269,7 @@ def test_infer_writes_the_timeline_and_the_annotated_video_of_a_test_clip(render
                 if p["track_id"] == operator["track_id"])["segments"]
     assert mine[0]["start_frame"] == operator["first_frame"]
     assert mine[-1]["end_frame"] == operator["last_frame"] + 1
-    capture = cv2.VideoCapture(str(out / "annotated.mp4"))
+    capture = cv2.VideoCapture(str(out / "annotated.webm"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == doc["frames"]
     capture.release()
 

@@ -46,7 +46,9 @@ def write_annotated_video(video: str | Path, arrays: FrameArrays, persons: list[
     capture = cv2.VideoCapture(str(video))
     fps = capture.get(cv2.CAP_PROP_FPS) or arrays.fps
     size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    # VP8 in WebM: browsers play it (the live view's finished videos); MPEG-4 part 2, OpenCV's
+    # usual MP4 codec, they do not, and OpenCV's wheels have no H.264 encoder.
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"VP80"), fps, size)
     if not writer.isOpened():
         capture.release()
         raise OSError(f"cannot open a video writer for {out}")
