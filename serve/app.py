@@ -273,10 +273,10 @@ class ActionService:
     async def _persons(self, state: StreamState, t: int, image: np.ndarray, timings: dict):
         """The tracked persons of frame ``t``. Synchronous detection waits for the frame's
         detections; asynchronous detection starts them and goes on with the last ones that
-        arrived (the tracker takes them with the frame they were made on). While nobody is
+        arrived (the tracker takes them as its next update). While nobody is
         tracked there is nothing to go on with, so a frame then waits for the running
         detection, or for its own (the first frame of a stream answers with its persons)."""
-        detections, detected_at = None, t
+        detections = None
         if not state.options["async_detection"]:
             if state.needs_detection(t):
                 detections, timings["detector_compute"], timings["detector"] = \
@@ -289,8 +289,7 @@ class ActionService:
                 try:
                     detections, timings["detector_compute"], timings["detector"] = \
                         await running[1]
-                    detected_at = running[0]
-                    timings["detection_age_frames"] = t - detected_at
+                    timings["detection_age_frames"] = t - running[0]
                 except RayError as exc:
                     # A lost detector replica: go on tracking by keypoints, detect again.
                     logger.warning("stream %s: detection of frame %d failed: %s",
@@ -298,12 +297,11 @@ class ActionService:
             if nobody and (detections is None or not int(detections["num_persons"])):
                 detections, timings["detector_compute"], timings["detector"] = \
                     await self._detect(image)
-                detected_at = t
                 timings.pop("detection_age_frames", None)
             elif state.detection is None and state.needs_detection(t):
                 state.detection = (t, asyncio.ensure_future(self._detect(image)))
         mark = time.perf_counter()
-        persons = state.track(detected_at, image, detections)
+        persons = state.track(image, detections)
         timings["tracking"] = (time.perf_counter() - mark) * 1e3
         return persons
 

@@ -10,7 +10,8 @@ the subject, as jobs.infer's per-person views do.
 
 Between detections (``stream.detect_every`` > 1) a person is tracked by the box of its last
 keypoints, padded as top-down pose models pad a box, and the objects of the last detection are
-kept; the tracker itself is only updated with detections.
+kept; the tracker itself is only updated with detections, and it numbers them as consecutive
+frames (``detection_tracker``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,18 @@ class Persons:
     keypoint_scores: np.ndarray = field(default_factory=lambda: np.zeros((0, 17), np.float32))
 
 
+def detection_tracker(tracker_cfg: dict, detect_every: int) -> Tracker:
+    """The tracker of a stream detected on every ``detect_every``-th frame. It is fed the
+    detections numbered 0, 1, 2, ...: ByteTrack treats a track not updated on the frame before
+    as lost (its height velocity is zeroed and low-score detections are not matched to it), so
+    stream frame numbers with gaps would leave every track lost at every update; its Kalman
+    filter steps once per update either way. Its retention, in frames, becomes updates."""
+    cfg = dict(tracker_cfg)
+    if "num_frames_retain" in cfg:
+        cfg["num_frames_retain"] = max(1, round(int(cfg["num_frames_retain"]) / detect_every))
+    return Tracker(cfg)
+
+
 class StreamState:
     def __init__(self, stream_id: str, fps: float, settings: ServingSettings,
                  package: ModelPackage, head: TimelineHead, client: str | None = None):
@@ -62,7 +75,9 @@ class StreamState:
         self.client = client        # the address that opened it (per-client limits)
         self.settings, self.package, self.head = settings, package, head
         self.options = settings.stream
-        self.tracker = Tracker(settings.frame_path.tracker)
+        self.tracker = detection_tracker(settings.frame_path.tracker,
+                                         int(self.options["detect_every"]))
+        self.detections_tracked = 0
         self.lock = asyncio.Lock()
         self.next_frame = 0
         self.size: tuple[int, int] | None = None      # (height, width) of the first frame
@@ -101,9 +116,10 @@ class StreamState:
         tracked (a stride would delay finding a newcomer)."""
         return t % int(self.options["detect_every"]) == 0 or not len(self.persons.ids)
 
-    def track(self, t: int, image: np.ndarray, detections: dict | None) -> Persons:
-        """The persons of frame ``t``: from the tracker with the frame's ``detections``, or
-        (None) from their last keypoints."""
+    def track(self, image: np.ndarray, detections: dict | None) -> Persons:
+        """The persons of the frame ``image``: from the tracker with ``detections`` (of this
+        frame, or of a recent one when detection is asynchronous), or (None) from their last
+        keypoints."""
         height, width = image.shape[:2]
         if detections is None:
             boxes = keypoint_boxes(self.persons.keypoints, self.persons.keypoint_scores,
@@ -111,7 +127,8 @@ class StreamState:
                                    float(self.options["person_box_padding"]), width, height)
             return Persons(self.persons.ids, boxes)
         np_, no = int(detections["num_persons"]), int(detections["num_objects"])
-        person_ids, object_ids = self.tracker.update(t, detections)
+        person_ids, object_ids = self.tracker.update(self.detections_tracked, detections)
+        self.detections_tracked += 1
         kept = object_ids >= 0
         self.objects = {"ids": object_ids[kept],
                         "boxes": detections["object_boxes"][:no][kept],

@@ -1,12 +1,13 @@
 """The serving graph's pieces that need no running service: the checks of a features window
-(each refusal names its field)."""
+(each refusal names its field), and the tracker of a stream detected every few frames."""
 
 import numpy as np
 import pytest
 
 from serve.features import FeatureWindow, example_window, window_arrays
 from serve.settings import load_settings
-from serve.stream import RequestError
+from model.frame_path.tracking import Tracker
+from serve.stream import RequestError, detection_tracker
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +49,36 @@ def test_a_malformed_features_window_is_refused_naming_the_field(settings, edit,
     with pytest.raises(RequestError) as refused:
         window_arrays(FeatureWindow(**body), settings)
     assert refused.value.status == 422 and words in str(refused.value)
+
+
+def _detections(box: list[float], score: float) -> dict:
+    """One frame's detections as ``select_detections`` gives them: one person, no object."""
+    return {"num_persons": 1, "num_objects": 0,
+            "person_boxes": np.array([box], np.float32),
+            "person_scores": np.array([score], np.float32),
+            "object_boxes": np.zeros((0, 4), np.float32),
+            "object_scores": np.zeros(0, np.float32),
+            "object_classes": np.zeros(0, np.int16)}
+
+
+def test_a_strided_stream_keeps_a_person_whose_detection_is_weak(settings):
+    """A person walking across, detected every third frame; one detection scores below
+    ByteTrack's high threshold (a partly hidden person). Numbered by stream frame, every
+    track would count as lost at each update and the weak detection would match nothing;
+    numbered as consecutive updates, the person keeps one id throughout."""
+    cfg = settings.frame_path.tracker
+    low, high = cfg["obj_score_thrs"]["low"], cfg["obj_score_thrs"]["high"]
+    weak = (low + high) / 2
+    tracker = detection_tracker(cfg, detect_every=3)
+    ids = []
+    for k in range(12):
+        x = 100.0 + 12 * k
+        score = weak if k == 6 else 0.9
+        ids.append(int(tracker.update(k, _detections([x, 50, x + 60, 250], score))[0][0]))
+    assert ids == [ids[0]] * 12
+
+    by_frame = Tracker(cfg)        # the same detections numbered by stream frame
+    ids = [int(by_frame.update(3 * k, _detections([100.0 + 12 * k, 50, 160 + 12 * k, 250],
+                                                  weak if k == 6 else 0.9))[0][0])
+           for k in range(12)]
+    assert ids[6] == -1            # what the numbering mends
