@@ -527,15 +527,38 @@ class ActionService:
     def health(self) -> dict:
         return {"status": "ok", "uptime_s": round(time.time() - self.started, 1)}
 
-    @app.get("/ready", dependencies=AUTHORIZED)
+    @app.get("/ready", dependencies=AUTHORIZED, responses=_refusals(503))
     async def ready(self) -> dict:
-        """Ready when every model deployment (detector, pose model, recognizer) answers."""
+        """Ready when every stage of the streams (detector, pose model, recognizer) answers;
+        503 naming the stages that do not. ``clips``: the clip deployment's state, "ready",
+        "busy" (working on its clips: it takes one at a time, and the probe does not wait
+        longer than ``stream.stage_timeout_s`` for it) or "unavailable" (its replica is lost;
+        the streams do not need it)."""
         blank = np.zeros((32, 32, 3), np.uint8)
-        await asyncio.gather(self.detector.detect.remote(blank),
-                             self.estimate_pose((blank, np.array([[0, 0, 32, 32]],
-                                                                 np.float32))),
-                             self.recognizer.classify.remote(example_window(self.settings)))
-        return {"ready": True, "streams": len(self.streams)}
+        probes = {"detector": self.detector.detect.remote(blank),
+                  "pose model": self.estimate_pose((blank, np.array([[0, 0, 32, 32]],
+                                                                    np.float32))),
+                  "recognizer": self.recognizer.classify.remote(example_window(self.settings))}
+        results = await asyncio.gather(*probes.values(), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, RayError):
+                raise result
+        lost = [f"{name} ({type(result).__name__})" for name, result in
+                zip(probes, results, strict=True) if isinstance(result, RayError)]
+        if lost:
+            raise RequestError(503, f"not ready: {', '.join(lost)} unavailable; Serve is "
+                                    "replacing the replica")
+        return {"ready": True, "streams": len(self.streams), "clips": await self._clips()}
+
+    async def _clips(self) -> str:
+        try:
+            await asyncio.wait_for(self.clips.ping.remote(),
+                                   float(self.settings.stream["stage_timeout_s"]))
+        except (BackPressureError, TimeoutError):
+            return "busy"
+        except RayError:
+            return "unavailable"
+        return "ready"
 
     @app.get("/classes", dependencies=AUTHORIZED)
     def classes(self) -> dict:

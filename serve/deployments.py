@@ -212,6 +212,10 @@ class Clips:
         self.frame_path = FramePath(settings.frame_path, threads)
         self.package = load_package(settings.package, local_device())
 
+    def ping(self) -> bool:
+        """Answers once the replica is up with its models (the readiness probe)."""
+        return True
+
     def timeline(self, data: bytes, video_id: str, online: bool) -> dict:
         """The encoded video's timelines; ``VideoError`` when it does not decode."""
         with tempfile.TemporaryDirectory(prefix="clip-") as work:

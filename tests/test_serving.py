@@ -147,6 +147,7 @@ def _frame_labels(segments: list[dict], frames: int) -> list[str | None]:
 def test_service_information(service):
     client, _ = service
     assert client.get("/health").json()["status"] == "ok"
+    assert client.get("/ready").json() == {"ready": True, "streams": 0, "clips": "ready"}
     classes = client.get("/classes").json()
     assert classes["action_classes"][0] == "idle" and "part" in classes["object_classes"]
     versions = client.get("/versions").json()

@@ -4,9 +4,9 @@
 import numpy as np
 import pytest
 
+from model.frame_path.tracking import Tracker
 from serve.features import FeatureWindow, example_window, window_arrays
 from serve.settings import load_settings
-from model.frame_path.tracking import Tracker
 from serve.stream import RequestError, detection_tracker
 
 
