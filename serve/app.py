@@ -24,6 +24,7 @@ stream's lock, an idle stream is evicted, and after a replica restart an unknown
 
 
 import asyncio
+import base64
 import json
 import logging
 import time
@@ -489,22 +490,29 @@ class ActionService:
     async def clip(self, request: Request,
                    video_id: str = Query("clip", min_length=1, max_length=128,
                                          pattern=r"^[A-Za-z0-9._-]+$"),
-                   online: bool = Query(False, description="the causal online timeline")
+                   online: bool = Query(False, description="the causal online timeline"),
+                   annotated: bool = Query(False, description=(
+                       "also the annotated video (boxes, skeletons, actions; VP8 WebM, "
+                       "base64) under annotated_video.webm_base64"))
                    ) -> dict:
         """A short video file (body: MP4 or any container OpenCV reads) -> the per-person
-        action timeline, the document jobs.infer writes to timeline.json (without the
-        annotated video)."""
+        action timeline, the document jobs.infer writes to timeline.json (with
+        ``annotated``, the annotated video in it)."""
         data = await read_body(request, int(self.settings.limits["max_clip_bytes"]), "clip")
         if not data:
             raise RequestError(400, "clip: empty body")
         try:
-            doc = await self.clips.timeline.remote(data, video_id, online)
+            doc = await self.clips.timeline.remote(data, video_id, online, annotated)
         except BackPressureError as exc:
             raise RequestError(429, "clip: the service is busy with other clips; send it "
                                     "again later") from exc
         except VideoError as exc:
             # Its problem only: the file is the replica's temporary copy.
             raise RequestError(400, f"clip {video_id!r}: {exc.problem}") from exc
+        if annotated:
+            video = doc["annotated_video"]
+            doc["annotated_video"] = {"frames": video["frames"], "media_type": "video/webm",
+                                      "webm_base64": base64.b64encode(video["webm"]).decode()}
         return {"video": video_id, "video_id": video_id, **doc,
                 "models": {"detector": self.settings.extraction["detector"],
                            "pose": self.settings.extraction["pose"],

@@ -35,6 +35,7 @@ from model.device import local_device
 from model.frame_path.chain import DetectionStage, FramePath, PoseStage
 from model.frame_path.models import set_inference_threads
 from model.frame_path.video import probe_video
+from model.inference.annotated_video import write_annotated_video
 from model.inference.export import StepEmbedder
 from model.inference.onnx_network import onnx_copy
 from model.inference.package import load_package
@@ -216,11 +217,21 @@ class Clips:
         """Answers once the replica is up with its models (the readiness probe)."""
         return True
 
-    def timeline(self, data: bytes, video_id: str, online: bool) -> dict:
-        """The encoded video's timelines; ``VideoError`` when it does not decode."""
+    def timeline(self, data: bytes, video_id: str, online: bool,
+                 annotated: bool = False) -> dict:
+        """The encoded video's timelines; ``VideoError`` when it does not decode. With
+        ``annotated``, also the video with its boxes, skeletons and actions drawn, as
+        jobs.infer writes it (VP8 WebM bytes, under ``annotated_video``)."""
         with tempfile.TemporaryDirectory(prefix="clip-") as work:
             path = Path(work) / f"{video_id}.mp4"
             path.write_bytes(data)
             rows = self.frame_path.video(path, video_id, probe_video(path))
-        return person_timelines(rows.arrays, self.settings.package, online=online,
-                                loaded=self.package)
+            doc = person_timelines(rows.arrays, self.settings.package, online=online,
+                                   loaded=self.package)
+            if annotated:
+                out = Path(work) / "annotated.webm"
+                frames = write_annotated_video(path, rows.arrays, doc["persons"],
+                                               self.settings.object_classes, out,
+                                               float(self.settings.stream["keypoint_thr"]))
+                doc["annotated_video"] = {"frames": frames, "webm": out.read_bytes()}
+        return doc

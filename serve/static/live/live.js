@@ -474,10 +474,15 @@ async function sendClip(file) {
   const id = file.name.replace(/\.[^.]*$/, "").replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 128) || "clip";
   showMessage(`${file.name}: the service is extracting every frame (about as long as the ` +
               "video on a GPU, longer on a CPU)…", "info");
-  const doc = await request(`clip?video_id=${encodeURIComponent(id)}`, {
+  const doc = await request(`clip?annotated=true&video_id=${encodeURIComponent(id)}`, {
     method: "POST", body: file, headers: {"content-type": file.type || "application/octet-stream"}});
   clearMessage();
-  showFinished(doc, URL.createObjectURL(file), file.name);
+  // The annotated video the service drew (VP8 WebM, which browsers play whatever the file's
+  // own codec).
+  const bytes = Uint8Array.from(atob(doc.annotated_video.webm_base64), (c) => c.charCodeAt(0));
+  delete doc.annotated_video.webm_base64;
+  const video = new Blob([bytes], {type: doc.annotated_video.media_type});
+  showFinished(doc, URL.createObjectURL(video), `${file.name} (annotated)`);
 }
 
 async function openInferFolder(files) {
