@@ -29,10 +29,9 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks.environment import code_commit, environment
-from benchmarks.serving import Video, train_majority
+from benchmarks.serving import Video, train_majority, untrimmed_videos
 from benchmarks.stream_accuracy import frame_predictions, operator_answers
 from model.cli import command_parser
-from model.datasets.splits import load_split_file
 from model.reports import write_report
 
 RESULTS = Path("benchmarks/results")
@@ -241,10 +240,8 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = load_settings()
     classes, _ = package_classes(settings.package)
-    splits = load_split_file(args.data / "splits.json")
-    videos = args.videos or sorted(v for v, s in splits.items() if s == "test" and "_seq" in v)
-    train = sorted(v for v, s in splits.items() if s == "train" and "_seq" in v)
-    majority = train_majority(args.data, train, classes)
+    videos = args.videos or untrimmed_videos(args.data, "test")
+    majority = train_majority(args.data, untrimmed_videos(args.data, "train"), classes)
     step_s = load_timeline_head(settings.package).step_s
     partial = args.work_dir / "videos.json"
     done = json.loads(partial.read_text()) if partial.exists() else {}

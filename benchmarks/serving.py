@@ -377,6 +377,12 @@ def plot(doc: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def untrimmed_videos(data: Path, split: str) -> list[str]:
+    """The untrimmed videos (several segments each: ``*_seq*``) of a split, sorted."""
+    splits = load_split_file(data / "splits.json")
+    return sorted(v for v, s in splits.items() if s == split and "_seq" in v)
+
+
 def train_majority(data: Path, train: list[str], classes: list[str]) -> int:
     counts = Counter()
     index = {c: i for i, c in enumerate(classes)}
@@ -419,11 +425,9 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = load_settings()
     classes, _ = package_classes(settings.package)
-    splits = load_split_file(args.data / "splits.json")
-    test = sorted(v for v, s in splits.items() if s == "test" and "_seq" in v)
-    train = sorted(v for v, s in splits.items() if s == "train" and "_seq" in v)
+    test = untrimmed_videos(args.data, "test")
     videos = [Video(args.data, v, classes) for v in tqdm(test, desc="encoding test videos")]
-    majority = train_majority(args.data, train, classes)
+    majority = train_majority(args.data, untrimmed_videos(args.data, "train"), classes)
     fps = videos[0].fps
     step_frames = seconds_to_frames(load_timeline_head(settings.package).step_s, fps)
     settings_key = {"commit": commit, "videos": test, "unpaced_videos": args.unpaced_videos,

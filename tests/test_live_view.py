@@ -12,10 +12,9 @@ import pytest
 from ray import serve
 
 from benchmarks import live_view
-from benchmarks.serving import Video, train_majority
+from benchmarks.serving import Video, train_majority, untrimmed_videos
 from jobs import infer
 from model.cluster import free_port
-from model.datasets.splits import load_split_file
 from model.datasets.window_dataset import seconds_to_frames
 from model.frame_path.chain import SHIPPED_EXTRACTION
 from model.inference.ensemble import package_classes
@@ -49,8 +48,7 @@ def service(ray_local):
 
 @pytest.fixture(scope="module")
 def test_video(rendered) -> str:
-    splits = load_split_file(rendered / "splits.json")
-    return next(v for v, s in sorted(splits.items()) if s == "test" and "_seq" in v)
+    return untrimmed_videos(rendered, "test")[0]
 
 
 def test_the_live_view_draws_a_cameras_persons_and_timelines(service, rendered, test_video,
@@ -72,9 +70,7 @@ def test_the_live_view_draws_a_cameras_persons_and_timelines(service, rendered, 
     assert state["overlay"] > 1000
     assert any(state["persons"])
     assert state["segments"] > 0
-    splits = load_split_file(rendered / "splits.json")
-    majority = train_majority(rendered, [v for v, s in splits.items() if s == "train"
-                                         and "_seq" in v], classes)
+    majority = train_majority(rendered, untrimmed_videos(rendered, "train"), classes)
     step = seconds_to_frames(load_timeline_head(PACKAGE).step_s, fps)
     figures = live_view.score(state, video, classes, majority, step)
     assert figures["operator_accuracy"] >= MIN_OPERATOR_ACCURACY, figures
