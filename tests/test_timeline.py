@@ -277,26 +277,57 @@ def test_step_features_of_rows_in_memory_are_the_datasets(head_package, workcell
     np.testing.assert_allclose(in_memory.probs, from_table.probs, atol=1e-6)
 
 
+def _crowded_video(table, out):
+    """The first untrimmed video with a second person in view, of the first split that has
+    one: (split, video, a copy of the table without anyone but the subject)."""
+    for split in ("test", "val", "train"):
+        videos = untrimmed_videos(table, split)
+        alone, crowded = subject_only_copy(table, split, videos, out / f"alone_{split}")
+        if crowded:
+            return split, crowded[0], alone
+    pytest.fail("the tiny table has no untrimmed video with a second person")
+
+
 def test_a_passer_by_does_not_change_the_subjects_timeline(head_package, workcell_table,
                                                            tmp_path):
     folder, _ = head_package
     package, head = load_package(folder), load_timeline_head(folder)
-    found = None
-    for split in ("test", "val", "train"):
-        videos = untrimmed_videos(workcell_table, split)
-        alone, crowded = subject_only_copy(workcell_table, split, videos,
-                                           tmp_path / f"alone_{split}")
-        if crowded:
-            found = split, crowded[0], alone
-            break
-    assert found, "the tiny table has no untrimmed video with a second person"
-    split, video, alone = found
+    split, video, alone = _crowded_video(workcell_table, tmp_path)
     with_others = step_features(package, workcell_table, split, [video], head.windows_s,
                                 head.step_s)[video]
     without = step_features(package, alone, split, [video], head.windows_s,
                             head.step_s)[video]
     assert (head.offline_timeline(with_others)[0] == head.offline_timeline(without)[0]).all()
     assert (head.online_timeline(with_others)[0] == head.online_timeline(without)[0]).all()
+
+
+def test_the_passer_by_check_sees_a_second_person_who_reaches_the_input(
+        head_package, workcell_table, tmp_path):
+    """The check above holds because the recognizer's input is the subject alone
+    (num_person=1), not because the comparison is blind: the same package given two persons
+    per sample, so that the passer-by's pose reaches the ST-GCN, changes the subject's step
+    features and the head's frame probabilities on the same video (this few-epoch head's
+    labels may stay one class: the probabilities are what the labels are decoded from)."""
+    folder, _ = head_package
+    two_persons = tmp_path / "two_persons"
+    shutil.copytree(folder, two_persons)
+    cfg = load_config(folder / "config.py")
+    assert cfg.dataset.num_person == 1
+    cfg.dataset.num_person = 2
+    for pipeline in ("train_pipeline", "val_pipeline", "test_pipeline"):
+        for step in cfg[pipeline]:
+            if step.type == "FormatGCNInput":
+                step.num_person = 2
+    cfg.dump(two_persons / "config.py")
+    package, head = load_package(two_persons), load_timeline_head(two_persons)
+    split, video, alone = _crowded_video(workcell_table, tmp_path)
+    with_others = step_features(package, workcell_table, split, [video], head.windows_s,
+                                head.step_s)[video]
+    without = step_features(package, alone, split, [video], head.windows_s,
+                            head.step_s)[video]
+    assert not np.allclose(with_others.features, without.features, atol=1e-4)
+    for timeline in (head.offline_timeline, head.online_timeline):
+        assert not np.allclose(timeline(with_others)[1], timeline(without)[1], atol=1e-4)
 
 
 def test_a_package_without_a_head_is_named(tmp_path):
