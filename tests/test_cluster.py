@@ -17,7 +17,7 @@ from model.cluster import free_port, init_ray
 
 pytestmark = pytest.mark.slow
 
-OPTIONS = {"train_cfg.max_epochs": 4, "train_cfg.batch_size": 8,
+OPTIONS = {"train_cfg.max_epochs": 3, "train_cfg.batch_size": 8,
            "train_cfg.early_stop_patience": 100}
 
 

@@ -114,23 +114,6 @@ def test_one_epoch_trains_on_the_extracted_table(extracted, tmp_path):
     assert (tmp_path / "run" / "package" / "weights.pth").exists()
 
 
-def test_the_plain_loop_writes_the_same_table(rendered, extracted):
-    out = rendered / "sequential"
-    # One inference thread, as in each actor: the same arithmetic, so the same table (with
-    # random weights every score is near 1e-4, and rounding would flip the tracker's ties).
-    assert _run(rendered, out, "--executor", "sequential", "--cpus-per-actor", "1") == 0
-    ours, _ = read_feature_table(out)
-    theirs, _ = read_feature_table(extracted)
-    assert ours.num_rows == theirs.num_rows
-    for name in ("person_track_ids", "object_track_ids", "object_classes", "num_persons"):
-        np.testing.assert_array_equal(tensor_column(ours, name) if name != "num_persons"
-                                      else ours.column(name).to_numpy(),
-                                      tensor_column(theirs, name) if name != "num_persons"
-                                      else theirs.column(name).to_numpy(), err_msg=name)
-    np.testing.assert_allclose(tensor_column(ours, "keypoints"),
-                               tensor_column(theirs, "keypoints"), atol=1e-3)
-
-
 def test_a_rerun_skips_what_is_written(rendered, extracted):
     started = time.perf_counter()
     assert _run(rendered, extracted) == 0
@@ -188,7 +171,11 @@ def test_bad_videos_fail_alone_and_are_reported(rendered, tmp_path, ray_local):
     assert (table.column("label").to_numpy() == -1).all()
 
 
-def test_a_crash_mid_job_resumes_where_it_stopped(rendered, tmp_path):
+def test_a_crash_mid_job_resumes_and_the_plain_loop_writes_the_actors_table(rendered, extracted,
+                                                                            tmp_path):
+    """The plain loop (``--executor sequential``) killed mid-job, then run again: it skips
+    the videos written, writes the others, and the table equals the one the Ray Data actors
+    wrote."""
     out = tmp_path / "out"
     command = [sys.executable, "-m", "jobs.extract", "--manifest",
                str(rendered / "manifest.csv"), "--spec", str(rendered / "data" / "dataset.json"),
@@ -213,3 +200,15 @@ def test_a_crash_mid_job_resumes_where_it_stopped(rendered, tmp_path):
     assert table.num_rows == sum(
         len(range(0, load_annotation(rendered / "data" / "annotations" / f"{v}.json", spec)[
             "video"]["frame_count"], STRIDE)) for v in VIDEOS)
+    # One inference thread, as in each actor: the same arithmetic, so the same table (with
+    # random weights every score is near 1e-4, and rounding would flip the tracker's ties).
+    ours, _ = read_feature_table(out)
+    theirs, _ = read_feature_table(extracted)
+    assert ours.num_rows == theirs.num_rows
+    for name in ("person_track_ids", "object_track_ids", "object_classes"):
+        np.testing.assert_array_equal(tensor_column(ours, name), tensor_column(theirs, name),
+                                      err_msg=name)
+    np.testing.assert_array_equal(ours.column("num_persons").to_numpy(),
+                                  theirs.column("num_persons").to_numpy())
+    np.testing.assert_allclose(tensor_column(ours, "keypoints"),
+                               tensor_column(theirs, "keypoints"), atol=1e-3)

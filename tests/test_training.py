@@ -20,15 +20,15 @@ pytestmark = pytest.mark.slow
 
 CONFIG = "model/configs/workcell/fusion_xattn_stgcnpp.py"
 # Small and fast: a few epochs, no early stop, batches of 8 so each worker takes steps.
-EPOCHS, FIRST_RUN_EPOCHS = 12, 6
+EPOCHS, FIRST_RUN_EPOCHS = 6, 3
 OPTIONS = {"train_cfg.max_epochs": EPOCHS, "train_cfg.batch_size": 8,
            "train_cfg.early_stop_patience": 100}
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, workcell_table):
-    """Two workers, interrupted after 6 of 12 epochs, then resumed. The package of the first
-    6 epochs is kept beside the run (``early_package``): a second, different model."""
+    """Two workers, interrupted after 3 of 6 epochs, then resumed. The package of the first
+    3 epochs is kept beside the run (``early_package``): a second, different model."""
     work = tmp_path_factory.mktemp("run")
     train.train(CONFIG, str(workcell_table), str(work), num_workers=2, cpus_per_worker=1,
                 options=OPTIONS, epochs_this_run=FIRST_RUN_EPOCHS)

@@ -20,8 +20,8 @@ from tuning.sweep import interrupt_recorded
 
 SPACE = tune.DEFAULT_SPACE
 XATTN = "model/configs/workcell/fusion_xattn_stgcnpp.py"
-# Four trials of three short epochs, ASHA allowed to stop after the first.
-SWEEP = {"num_samples": 4, "trial_options.train_cfg.max_epochs": 3,
+# Four trials of two short epochs, ASHA allowed to stop after the first.
+SWEEP = {"num_samples": 4, "trial_options.train_cfg.max_epochs": 2,
          "trial_options.train_cfg.batch_size": 8}
 
 
@@ -97,11 +97,13 @@ def test_the_sweep_writes_its_reports(sweep):
 @pytest.mark.slow
 def test_jobs_train_takes_the_best_config_unchanged(sweep, workcell_table, tmp_path):
     work, facts = sweep
+    # One epoch of it (a time-boxed run, which --resume would continue) shows what the job built.
     metrics = train.train(str(work / "best_config.py"), str(workcell_table), str(tmp_path),
-                          cpus_per_worker=1)
-    assert metrics["epochs_run"] == SWEEP["trial_options.train_cfg.max_epochs"]
-    # It is the best trial's config: the draw's values reached the run.
+                          cpus_per_worker=1, epochs_this_run=1)
+    assert metrics["epochs_run"] == 1
+    # It is the best trial's config: the draw's values and the trial budget reached the run.
     run_cfg = load_config(tmp_path / "train_config.py")
+    assert run_cfg.train_cfg.max_epochs == SWEEP["trial_options.train_cfg.max_epochs"]
     draw = facts["best_config"]
     assert run_cfg.optim_wrapper.optimizer.lr == draw["optim_wrapper.optimizer.lr"]
     assert run_cfg.dataset.window_s == draw["dataset.window_s"]
