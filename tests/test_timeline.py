@@ -277,26 +277,25 @@ def test_step_features_of_rows_in_memory_are_the_datasets(head_package, workcell
     np.testing.assert_allclose(in_memory.probs, from_table.probs, atol=1e-6)
 
 
-def _crowded_video(table, out):
-    """The first untrimmed video with a second person in view, of the first split that has
-    one: (split, video, a copy of the table without anyone but the subject)."""
+def _with_and_without_others(folder, table, out):
+    """The step features of the first untrimmed video with a second person in view (of the
+    first split that has one), by the package in ``folder``: as recorded, and with everyone but
+    the subject removed. Returns (timeline head, with others, without)."""
+    package, head = load_package(folder), load_timeline_head(folder)
     for split in ("test", "val", "train"):
         videos = untrimmed_videos(table, split)
         alone, crowded = subject_only_copy(table, split, videos, out / f"alone_{split}")
         if crowded:
-            return split, crowded[0], alone
+            video = crowded[0]
+            return head, *(step_features(package, t, split, [video], head.windows_s,
+                                         head.step_s)[video] for t in (table, alone))
     pytest.fail("the tiny table has no untrimmed video with a second person")
 
 
 def test_a_passer_by_does_not_change_the_subjects_timeline(head_package, workcell_table,
                                                            tmp_path):
     folder, _ = head_package
-    package, head = load_package(folder), load_timeline_head(folder)
-    split, video, alone = _crowded_video(workcell_table, tmp_path)
-    with_others = step_features(package, workcell_table, split, [video], head.windows_s,
-                                head.step_s)[video]
-    without = step_features(package, alone, split, [video], head.windows_s,
-                            head.step_s)[video]
+    head, with_others, without = _with_and_without_others(folder, workcell_table, tmp_path)
     assert (head.offline_timeline(with_others)[0] == head.offline_timeline(without)[0]).all()
     assert (head.online_timeline(with_others)[0] == head.online_timeline(without)[0]).all()
 
@@ -319,12 +318,7 @@ def test_the_passer_by_check_sees_a_second_person_who_reaches_the_input(
             if step.type == "FormatGCNInput":
                 step.num_person = 2
     cfg.dump(two_persons / "config.py")
-    package, head = load_package(two_persons), load_timeline_head(two_persons)
-    split, video, alone = _crowded_video(workcell_table, tmp_path)
-    with_others = step_features(package, workcell_table, split, [video], head.windows_s,
-                                head.step_s)[video]
-    without = step_features(package, alone, split, [video], head.windows_s,
-                            head.step_s)[video]
+    head, with_others, without = _with_and_without_others(two_persons, workcell_table, tmp_path)
     assert not np.allclose(with_others.features, without.features, atol=1e-4)
     for timeline in (head.offline_timeline, head.online_timeline):
         assert not np.allclose(timeline(with_others)[1], timeline(without)[1], atol=1e-4)
