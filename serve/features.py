@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, Field
 
-from model.datasets.feature_table import NUM_KEYPOINTS
+from model.datasets.coco_keypoints import NUM_KEYPOINTS
 from model.datasets.frame_rows import FrameArrays
 from serve.settings import ServingSettings
 from serve.stream import RequestError

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from model.datasets.annotation import DatasetSpec
+from model.datasets.coco_keypoints import KEYPOINT_LAYOUT
 
 SPEC = DatasetSpec("tiny", ("idle", "reach", "pick_part"), ("part", "screwdriver"))
 
@@ -26,7 +27,7 @@ def annotation(video_id: str, frames: int = 12, label: str | None = "reach",
         "format": "workcell-annotation", "version": 1,
         "video": {"id": video_id, "file": f"videos/{video_id}.mp4", "fps": 15.0,
                   "width": width, "height": height, "frame_count": frames},
-        "keypoint_layout": "coco17",
+        "keypoint_layout": KEYPOINT_LAYOUT,
         "frames": [{"index": t, "persons": [person(1, 50 + t, 60)],
                     "objects": [{"track_id": 5, "box": [100, 100, 120, 115], "class": "part",
                                  "score": 0.8}]}

@@ -181,3 +181,16 @@ def test_oversized_and_too_deeply_nested_files(tmp_path):
         load_annotation(path, SPEC, max_bytes=1000)
     _, issues = _issues(tmp_path, "[" * 100_000 + "]" * 100_000)
     assert (issues[0].field, issues[0].message) == ("(document)", "JSON nested too deeply to parse")
+
+
+def test_the_published_schemas_mmpose_and_the_code_name_one_keypoint_layout():
+    """The schemas' layout is the constant the tables, packages and service write, and MMPose's
+    COCO description (the pose models' order) has that many joints."""
+    from importlib import resources
+
+    from model.datasets.coco_keypoints import KEYPOINT_LAYOUT, NUM_KEYPOINTS, coco_pose_metainfo
+
+    for name in ("annotation.schema.json", "dataset.schema.json"):
+        schema = json.loads(resources.files("model.schemas").joinpath(name).read_text())
+        assert schema["properties"]["keypoint_layout"] == {"const": KEYPOINT_LAYOUT}, name
+    assert coco_pose_metainfo()["num_keypoints"] == NUM_KEYPOINTS

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.datasets.annotation import ANNOTATION_FORMAT, ANNOTATION_VERSION
+from model.datasets.coco_keypoints import KEYPOINT_LAYOUT
 from workcell_synth.body import NUM_COCO_JOINTS
 from workcell_synth.camera import occluded_by_box
 from workcell_synth.classes import OBJECT_CLASSES
@@ -94,7 +95,7 @@ def annotate(rng: np.random.Generator, truth: VideoTruth, cfg: dict, video_id: s
         "format": ANNOTATION_FORMAT, "version": ANNOTATION_VERSION,
         "video": {"id": video_id, "file": video_file, "fps": fps, "width": width,
                   "height": height, "frame_count": truth.frame_count},
-        "keypoint_layout": "coco17",
+        "keypoint_layout": KEYPOINT_LAYOUT,
         # Detector output order: highest score first, so list order says nothing else.
         "frames": [{"index": t, "persons": sorted(persons[t], key=lambda d: -d["score"]),
                     "objects": sorted(objects[t], key=lambda d: -d["score"])}

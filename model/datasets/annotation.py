@@ -21,6 +21,8 @@ from typing import Any
 import fastjsonschema
 import numpy as np
 
+from model.datasets.coco_keypoints import KEYPOINT_LAYOUT
+
 ANNOTATION_FORMAT = "workcell-annotation"
 ANNOTATION_VERSION = 1
 DATASET_FORMAT = "workcell-dataset"
@@ -80,7 +82,7 @@ class DatasetSpec:
     def to_json(self) -> dict[str, Any]:
         return {"format": DATASET_FORMAT, "version": 1, "name": self.name,
                 "action_classes": list(self.action_classes),
-                "object_classes": list(self.object_classes), "keypoint_layout": "coco17"}
+                "object_classes": list(self.object_classes), "keypoint_layout": KEYPOINT_LAYOUT}
 
 
 @dataclass(frozen=True)

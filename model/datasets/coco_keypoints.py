@@ -5,6 +5,11 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+# The one keypoint layout of this project's annotations, tables, models and service (the
+# schemas in model/schemas name it too): MMPose's COCO order of 17 joints.
+KEYPOINT_LAYOUT = "coco17"
+NUM_KEYPOINTS = 17
+
 
 @cache
 def coco_pose_metainfo() -> dict:

@@ -23,8 +23,9 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from model.datasets.coco_keypoints import KEYPOINT_LAYOUT, NUM_KEYPOINTS
+
 SCHEMA_VERSION = 1
-NUM_KEYPOINTS = 17
 SPLITS = ("train", "val", "test")
 _META_VERSION = b"workcell.schema_version"
 _META_ACTIONS = b"workcell.action_classes"
@@ -72,7 +73,7 @@ def feature_schema(max_persons: int, max_objects: int, action_classes: list[str]
         _META_VERSION: str(SCHEMA_VERSION).encode(),
         _META_ACTIONS: json.dumps(list(action_classes)).encode(),
         _META_OBJECTS: json.dumps(list(object_classes)).encode(),
-        _META_LAYOUT: b"coco17",
+        _META_LAYOUT: KEYPOINT_LAYOUT.encode(),
         _META_SOURCE: json.dumps(source or {"kind": "annotations"}, sort_keys=True).encode(),
     }
     return pa.schema(fields, metadata=metadata)

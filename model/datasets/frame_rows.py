@@ -13,7 +13,8 @@ import numpy as np
 import pyarrow as pa
 
 from model.datasets.annotation import DatasetSpec
-from model.datasets.feature_table import NUM_KEYPOINTS, feature_schema, tensor_column
+from model.datasets.coco_keypoints import KEYPOINT_LAYOUT, NUM_KEYPOINTS
+from model.datasets.feature_table import feature_schema, tensor_column
 from model.runs import runs
 
 # The per-frame fields of ``FrameArrays`` (all but the video's constants).
@@ -201,7 +202,7 @@ def arrays_to_annotation(arrays: FrameArrays, spec: DatasetSpec, file: str) -> d
         if persons or objects:
             frames.append({"index": t, "persons": persons, "objects": objects})
     doc = {"format": "workcell-annotation", "version": 1, "video": video,
-           "keypoint_layout": "coco17", "frames": frames}
+           "keypoint_layout": KEYPOINT_LAYOUT, "frames": frames}
     labelled_runs = [(start, end) for start, end in runs(arrays.segment_index, arrays.label)
                      if arrays.label[start] >= 0]
     labelled = [{"start_frame": start, "end_frame": end,

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from model.datasets.annotation import AnnotationError, AnnotationIssue
-from model.datasets.feature_table import NUM_KEYPOINTS
+from model.datasets.coco_keypoints import NUM_KEYPOINTS
 from model.datasets.frame_rows import FrameArrays
 
 

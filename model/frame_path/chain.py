@@ -18,7 +18,7 @@ import numpy as np
 from mmengine.config import Config
 
 from model.datasets.annotation import DatasetSpec
-from model.datasets.feature_table import NUM_KEYPOINTS
+from model.datasets.coco_keypoints import NUM_KEYPOINTS
 from model.frame_path.detections import DetectionSelector, stack_detections
 from model.frame_path.detector import Detector
 from model.frame_path.keypoint_scores import KeypointScores, keypoint_scores

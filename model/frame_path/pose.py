@@ -21,7 +21,7 @@ import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 
-from model.datasets.feature_table import NUM_KEYPOINTS
+from model.datasets.coco_keypoints import NUM_KEYPOINTS
 from model.device import local_device
 from model.frame_path.models import ModelChoice, load_pose_model
 from model.frame_path.networks import export_image_network, resolve_backend

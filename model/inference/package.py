@@ -20,6 +20,7 @@ import torch
 from mmengine.config import Config
 
 from model.builders import build_model, pipeline_step
+from model.datasets.coco_keypoints import KEYPOINT_LAYOUT, NUM_KEYPOINTS
 from model.transforms.objects import OBJECT_FEATURES, TRACK_FEATURES
 
 CONFIG, WEIGHTS, CLASSES, INPUT_SPEC, METRICS = ("config.py", "weights.pth", "classes.json",
@@ -46,7 +47,7 @@ def input_spec(cfg: Config, max_objects: int) -> dict:
     steps = {step["type"]: step for step in cfg.test_pipeline}
     encoder = next((name for name in _ENCODED_FEATURES if name in steps), None)
     return {
-        "keypoint_layout": "coco17", "num_joints": 17,
+        "keypoint_layout": KEYPOINT_LAYOUT, "num_joints": NUM_KEYPOINTS,
         "clip_len": sampler["clip_len"], "num_clips": sampler["num_clips"],
         "num_person": steps["FormatGCNInput"]["num_person"] if "FormatGCNInput" in steps else 0,
         "max_objects": max_objects if encoder else 0,
