@@ -52,7 +52,7 @@ from starlette.requests import HTTPConnection
 from swagger_ui_bundle import swagger_ui_path
 
 import model  # noqa: F401  (the MMAction2 packaging fix precedes any mmaction import)
-from model.datasets.coco_keypoints import coco_pose_metainfo
+from model.datasets.coco_keypoints import KEYPOINT_LAYOUT, coco_pose_metainfo
 from model.device import local_device
 from model.frame_path.images import FrameError, FrameTooLarge
 from model.frame_path.images import decode_image as decode_frame
@@ -69,7 +69,7 @@ from serve.deployments import (
     start_replica,
 )
 from serve.features import FeatureWindow, example_window, window_arrays
-from serve.outage import Outage
+from serve.outage import Outage, StageOutage
 from serve.overload import NewestFrame
 from serve.settings import DEFAULT_CONFIG, ServingSettings, load_settings
 from serve.stream import RequestError, StreamState
@@ -205,7 +205,9 @@ class ActionService:
         self.package = load_package(settings.package, local_device())
         self.head = load_timeline_head(settings.package)
         self.streams: dict[str, StreamState] = {}
-        self.recognizer_outage = Outage(float(settings.stream["stage_retry_s"]))
+        # The stages a frame can be answered without, for a while after they failed.
+        self.outages = {stage: Outage(float(settings.stream["stage_retry_s"]))
+                        for stage in ("detector", "recognizer")}
         self.evicted: set[str] = set()
         self.started = time.time()
 
@@ -271,35 +273,63 @@ class ActionService:
         detections, compute = await self.detector.detect.remote(image)
         return detections, compute, (time.perf_counter() - mark) * 1e3
 
+    async def _detect_now(self, image: np.ndarray, timings: dict, nobody: bool) -> dict | None:
+        """A detection the frame waits for, at most ``stream.stage_timeout_s``. One that fails or
+        is late puts the detector in outage (``stream.stage_retry_s``: none is tried
+        meanwhile); the frame then goes on with its tracked persons (None), or with nobody
+        tracked it is refused."""
+        outage = self.outages["detector"]
+        if outage.active():
+            if nobody:
+                raise StageOutage("detector")
+            return None
+        try:
+            detections, timings["detector_compute"], timings["detector"] = \
+                await asyncio.wait_for(self._detect(image),
+                                       float(self.settings.stream["stage_timeout_s"]))
+        except (RayError, TimeoutError) as exc:
+            outage.begin()
+            if nobody:
+                raise
+            logger.warning("detection failed (%s); tracked persons follow their keypoints",
+                           type(exc).__name__)
+            return None
+        return detections
+
     async def _persons(self, state: StreamState, t: int, image: np.ndarray, timings: dict):
         """The tracked persons of frame ``t``. Synchronous detection waits for the frame's
         detections; asynchronous detection starts them and goes on with the last ones that
         arrived (the tracker takes them as its next update). While nobody is
         tracked there is nothing to go on with, so a frame then waits for the running
-        detection, or for its own (the first frame of a stream answers with its persons)."""
+        detection, or for its own (the first frame of a stream answers with its persons).
+        A detection that fails or is late puts the detector in outage (``stream.stage_retry_s``):
+        meanwhile tracked persons follow their keypoints and the answers say so
+        (``degraded``), and a frame with nobody tracked is refused (StageOutage)."""
         detections = None
+        outage = self.outages["detector"]
+        nobody = not len(state.persons.ids)
         if not state.options["async_detection"]:
             if state.needs_detection(t):
-                detections, timings["detector_compute"], timings["detector"] = \
-                    await self._detect(image)
+                detections = await self._detect_now(image, timings, nobody)
         else:
-            nobody = not len(state.persons.ids)
             running = state.detection
             if running is not None and (running[1].done() or nobody):
                 state.detection = None
                 try:
                     detections, timings["detector_compute"], timings["detector"] = \
-                        await running[1]
+                        await asyncio.wait_for(running[1],
+                                               float(self.settings.stream["stage_timeout_s"]))
                     timings["detection_age_frames"] = t - running[0]
-                except RayError as exc:
-                    # A lost detector replica: go on tracking by keypoints, detect again.
-                    logger.warning("stream %s: detection of frame %d failed: %s",
-                                   state.stream_id, running[0], exc)
+                except (RayError, TimeoutError) as exc:
+                    # A lost detector replica: go on tracking by keypoints, detect again
+                    # after the outage.
+                    logger.warning("stream %s: detection of frame %d failed (%s)",
+                                   state.stream_id, running[0], type(exc).__name__)
+                    outage.begin()
             if nobody and (detections is None or not int(detections["num_persons"])):
-                detections, timings["detector_compute"], timings["detector"] = \
-                    await self._detect(image)
+                detections = await self._detect_now(image, timings, nobody=True)
                 timings.pop("detection_age_frames", None)
-            elif state.detection is None and state.needs_detection(t):
+            elif state.detection is None and state.needs_detection(t) and not outage.active():
                 state.detection = (t, asyncio.ensure_future(self._detect(image)))
         mark = time.perf_counter()
         persons = state.track(image, detections)
@@ -332,7 +362,7 @@ class ActionService:
             logger.warning("stream %s: recognition given up (%s); the recognizer is left "
                            "alone for %s s", state.stream_id, type(exc).__name__,
                            self.settings.stream["stage_retry_s"])
-            self.recognizer_outage.begin()
+            self.outages["recognizer"].begin()
             state.abandon(tracks)
             return
         mark = time.perf_counter()
@@ -369,10 +399,11 @@ class ActionService:
                         await asyncio.wait_for(self.estimate_pose((image, persons.boxes)),
                                                float(self.settings.stream["stage_timeout_s"]))
                     timings["pose"] = (time.perf_counter() - mark) * 1e3
-            except (RayError, TimeoutError) as exc:
-                # A lost replica (Serve starts another) or a pose later than
-                # stream.stage_timeout_s: the frame is held as a dropped one is, so that the
-                # stream goes on with the next frame.
+            except (RayError, TimeoutError, StageOutage) as exc:
+                # A lost replica (Serve starts another), a detection or pose later than
+                # stream.stage_timeout_s, or the detector in outage while nobody is tracked:
+                # the frame is held as a dropped one is, so that the stream goes on with the
+                # next frame.
                 state.hold()
                 raise RequestError(503, f"stream {stream_id!r}: frame {t}: the {stage} is "
                                         f"unavailable ({type(exc).__name__}); send the next "
@@ -385,15 +416,16 @@ class ActionService:
                 # One recognition in flight per stream: persons seen from different frames
                 # step on different frames, and the last one's features must be in first.
                 await self._collect_recognition(state, timings, wait=True)
-                if self.recognizer_outage.active():
+                if self.outages["recognizer"].active():
                     state.abandon(list(pending))
                 else:
                     state.recognition = (list(pending), asyncio.ensure_future(
                         self._embed([s for samples in pending.values() for s in samples])))
                     if not state.options["async_recognition"]:
                         await self._collect_recognition(state, timings, wait=True)
-            # Answered without the recognizer while it is left alone (its last actions).
-            degraded = ["recognizer"] if self.recognizer_outage.active() else []
+            # Answered without the stages left alone: the last actions (recognizer), persons
+            # followed by their keypoints and the last objects (detector).
+            degraded = [stage for stage, outage in self.outages.items() if outage.active()]
             answer = state.answer(t, with_poses, with_objects, dropped, degraded)
         timings["server"] = (time.perf_counter() - started) * 1e3
         answer["timings_ms"] = {k: round(v, 2) for k, v in timings.items()}
@@ -573,7 +605,7 @@ class ActionService:
         """The action and object classes, and the keypoint layout's limbs (pairs of joint
         indices) to draw a skeleton with."""
         return {"action_classes": self.settings.action_classes,
-                "object_classes": self.settings.object_classes, "keypoint_layout": "coco17",
+                "object_classes": self.settings.object_classes, "keypoint_layout": KEYPOINT_LAYOUT,
                 "skeleton_links": [list(link) for link in coco_pose_metainfo()["skeleton_links"]]}
 
     @app.get("/versions", dependencies=AUTHORIZED)

@@ -18,3 +18,10 @@ class Outage:
 
     def active(self) -> bool:
         return time.monotonic() < self.until
+
+
+class StageOutage(Exception):
+    """A frame needs a stage during its outage: it is refused (503) without calling it."""
+
+    def __init__(self, stage: str):
+        super().__init__(f"the {stage} is left alone after a failure")

@@ -19,11 +19,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import ray
 from ray import serve
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
+from benchmarks.faults import replica_pid
 from jobs import extract, infer
 from model.cluster import free_port
 from model.datasets.feature_table import tensor_column, write_split_file
@@ -471,16 +471,27 @@ def test_callers_beyond_loopback_need_the_token_and_have_their_own_stream_limit(
 
 def test_an_oversized_socket_message_gets_413_and_the_socket_stays_open(service, clip):
     """A binary message over limits.max_frame_bytes (up to the 16 MiB Serve's proxy takes) is
-    refused on the socket, which goes on with the next frame."""
+    refused on the socket, which goes on with the next frame; one over the proxy's 16 MiB is
+    refused by the proxy with a close frame, code 1009 and the limit as its reason (the
+    stream stays open for another socket)."""
     client, port = service
     stream = _open(client)
-    with connect(f"ws://127.0.0.1:{port}/streams/{stream}/ws", max_size=None) as ws:
+    url = f"ws://127.0.0.1:{port}/streams/{stream}/ws"
+    with connect(url, max_size=None) as ws:
         ws.send(b"\xff" * 5_000_000)
         refusal = json.loads(ws.recv(timeout=120))
         assert refusal["status"] == 413 and "limit" in refusal["error"]
         ws.send(clip[1][0])
         answer = json.loads(ws.recv(timeout=120))
     assert (answer["frame_index"], answer["dropped_frames"]) == (1, 1)
+    with connect(url, max_size=None) as ws:
+        ws.send(b"\xff" * 20_000_000)
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=120)
+    assert closed.value.rcvd.code == 1009 and "16777216 bytes" in closed.value.rcvd.reason
+    with connect(url) as ws:
+        ws.send(clip[1][1])
+        assert "persons" in json.loads(ws.recv(timeout=120))
 
 
 def test_a_stream_takes_one_live_socket(service, clip):
@@ -519,7 +530,9 @@ def test_a_clip_does_not_slow_a_paced_stream(service, clip, rendered):
     urls = (f"ws://127.0.0.1:{port}", f"http://127.0.0.1:{port}")
 
     def p95() -> float:
-        row = bench.summarise([[bench.play(*urls, video, paced=True)]], classes, 0, 2)
+        played = bench.play(*urls, video, paced=True)
+        assert played["failure"] is None
+        row = bench.summarise([[played]], classes, 0, 2)
         assert row["frames_answered"] + row["dropped_frames"] == FRAMES
         return row["p95_ms"]
 
@@ -545,36 +558,15 @@ def test_an_idle_stream_is_evicted(service, clip):
     assert stream not in client.get("/streams").json()["streams"]
 
 
-def _replica(deployment: str):
-    from ray.util.state import list_actors
-
-    name = next(a.name for a in list_actors(filters=[("state", "=", "ALIVE")])
-                if a.class_name.endswith(f":workcell:{deployment}"))
-    return ray.get_actor(name, namespace="serve")
-
-
-def _wait_until_serving(client, stream: str, frame: bytes, timeout_s: float = 120):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        response = _send(client, stream, frame)
-        if response.status_code == 200:
-            return response
-        time.sleep(1)
-    raise AssertionError(f"no answer {timeout_s} s after the replica was killed")
-
-
-def _pid(deployment: str) -> int:
-    from ray.util.state import list_actors
-
-    return next(a.pid for a in list_actors(filters=[("state", "=", "ALIVE")])
-                if a.class_name.endswith(f":workcell:{deployment}"))
-
-
-def test_a_killed_recognizer_degrades_the_answers_without_stalling_the_stream(service, clip):
-    """The Recognizer replica's process killed (SIGKILL, by pid) under a WebSocket stream: no
-    frame waits for Serve to replace it (a step is given up after stream.stage_timeout_s),
-    every frame is answered on the same socket, flagged degraded (the last actions) while the
-    recognizer is away, and not once it is back."""
+@pytest.mark.parametrize("deployment, stage", [("Recognizer", "recognizer"),
+                                               ("Detector", "detector")])
+def test_a_killed_stage_degrades_the_answers_without_stalling_the_stream(service, clip,
+                                                                        deployment, stage):
+    """The Recognizer's or the Detector's replica process killed (SIGKILL, by pid) under a
+    WebSocket stream: no frame waits for Serve to replace it (a call is given up after
+    stream.stage_timeout_s), every frame is answered on the same socket, flagged degraded
+    while the stage is away (the last actions; persons followed by their keypoints) and not
+    once it is back."""
     client, port = service
     stream = _open(client)
     frames = clip[1]
@@ -583,7 +575,7 @@ def test_a_killed_recognizer_degrades_the_answers_without_stalling_the_stream(se
         for i in range(4):
             ws.send(frames[i])
             replies.append(json.loads(ws.recv(timeout=120)))
-        os.kill(_pid("Recognizer"), signal.SIGKILL)
+        os.kill(replica_pid(deployment), signal.SIGKILL)
         deadline, i = time.monotonic() + 120, 4
         while time.monotonic() < deadline:
             sent = time.monotonic()
@@ -595,8 +587,9 @@ def test_a_killed_recognizer_degrades_the_answers_without_stalling_the_stream(se
             if recovered and any(r.get("degraded") for r in replies):
                 break
     assert all("persons" in r for r in replies), [r for r in replies if "persons" not in r]
-    assert any(r["degraded"] == ["recognizer"] for r in replies)
-    assert recovered, "the recognizer's answers did not come back"
+    assert [r["frame_index"] for r in replies] == list(range(len(replies)))
+    assert any(r.get("degraded") == [stage] for r in replies)
+    assert recovered, f"the {stage}'s answers did not come back"
     assert max(waits) < EXACT["stream.stage_timeout_s"] + 3, max(waits)
     assert all(p["action"] for p in replies[-1]["persons"])
 
@@ -607,7 +600,7 @@ def test_a_pose_replica_killed_in_flight_is_an_answer_on_the_same_socket(service
     the stream is answered again once Serve has replaced the replica."""
     client, port = service
     stream = _open(client)
-    pid = _pid("PoseEstimator")
+    pid = replica_pid("PoseEstimator")
     frames = clip[1]
     replies = []
     with connect(f"ws://127.0.0.1:{port}/streams/{stream}/ws") as ws:
@@ -633,7 +626,7 @@ def test_a_restarted_ingress_loses_its_streams_and_they_are_opened_again(service
     client, _ = service
     stream = _open(client)
     assert _send(client, stream, clip[1][0]).status_code == 200
-    ray.kill(_replica("ActionService"), no_restart=True)
+    os.kill(replica_pid("ActionService"), signal.SIGKILL)
     deadline = time.monotonic() + 120
     while True:
         try:
@@ -716,7 +709,7 @@ def test_the_serving_benchmark_plays_a_paced_stream_and_scores_it(service, rende
     video.frames, video.labels = video.frames[:FRAMES], video.labels[:FRAMES]
     played = bench.play(f"ws://127.0.0.1:{port}", f"http://127.0.0.1:{port}", video,
                         paced=True)
-    assert played["wall_s"] >= (FRAMES - 1) / video.fps
+    assert played["failure"] is None and played["wall_s"] >= (FRAMES - 1) / video.fps
     row = bench.summarise([[played]], classes, majority=0, step_frames=2)
     assert row["frames_sent"] == FRAMES and row["refused_frames"] == 0
     assert row["frames_answered"] + row["dropped_frames"] == FRAMES
