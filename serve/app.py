@@ -25,6 +25,7 @@ stream's lock, an idle stream is evicted, and after a replica restart an unknown
 
 import asyncio
 import base64
+import functools
 import json
 import logging
 import time
@@ -45,7 +46,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from ray import serve
-from ray.exceptions import RayError
+from ray.exceptions import RayActorError, RayError
 from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 from starlette.requests import HTTPConnection
@@ -186,6 +187,16 @@ async def read_body(request: Request, limit: int, what: str) -> bytes:
     return bytes(body)
 
 
+async def on_a_live_replica(method, *args):
+    """``method.remote(*args)`` of a deployment handle, sent once more when the replica it went
+    to died: Serve's router sends the second call to another replica, or holds it until the
+    replacement starts (the callers bound how long they wait)."""
+    try:
+        return await method.remote(*args)
+    except RayActorError:
+        return await method.remote(*args)
+
+
 @serve.deployment(num_replicas=1)
 @serve.ingress(app)
 class ActionService:
@@ -199,7 +210,7 @@ class ActionService:
         app.state.access = Access(settings.auth)
         self.detector, self.recognizer, self.clips = detector, recognizer, clips
         self.estimate_pose = IngressPose(settings).estimate if pose is None \
-            else pose.estimate.remote
+            else functools.partial(on_a_live_replica, pose.estimate)
         # The timelines need the package's config and the head; the recognizer itself runs
         # in its own deployment.
         self.package = load_package(settings.package, local_device())
@@ -270,7 +281,7 @@ class ActionService:
 
     async def _detect(self, image: np.ndarray) -> tuple[dict, float, float]:
         mark = time.perf_counter()
-        detections, compute = await self.detector.detect.remote(image)
+        detections, compute = await on_a_live_replica(self.detector.detect, image)
         return detections, compute, (time.perf_counter() - mark) * 1e3
 
     async def _detect_now(self, image: np.ndarray, timings: dict, nobody: bool) -> dict | None:
@@ -313,12 +324,15 @@ class ActionService:
                 detections = await self._detect_now(image, timings, nobody)
         else:
             running = state.detection
-            if running is not None and (running[1].done() or nobody):
+            # A detection running longer than stage_timeout_s (in the stream's time) is
+            # given up; a frame with nobody tracked waits for it until then.
+            left = None if running is None else \
+                float(self.settings.stream["stage_timeout_s"]) - (t - running[0]) / state.fps
+            if running is not None and (running[1].done() or nobody or left <= 0):
                 state.detection = None
                 try:
                     detections, timings["detector_compute"], timings["detector"] = \
-                        await asyncio.wait_for(running[1],
-                                               float(self.settings.stream["stage_timeout_s"]))
+                        await asyncio.wait_for(running[1], max(left, 0.0))
                     timings["detection_age_frames"] = t - running[0]
                 except (RayError, TimeoutError) as exc:
                     # A lost detector replica: go on tracking by keypoints, detect again
@@ -338,7 +352,7 @@ class ActionService:
 
     async def _embed(self, samples: list[dict]) -> tuple[np.ndarray, float, float]:
         mark = time.perf_counter()
-        features, compute = await self.recognizer.embed.remote(samples)
+        features, compute = await on_a_live_replica(self.recognizer.embed, samples)
         return features, compute, (time.perf_counter() - mark) * 1e3
 
     async def _collect_recognition(self, state: StreamState, timings: dict,
@@ -370,6 +384,12 @@ class ActionService:
         state.complete({tid: features[i * per:(i + 1) * per] for i, tid in enumerate(tracks)})
         timings["timeline"] = (time.perf_counter() - mark) * 1e3
 
+    async def _hold(self, state: StreamState, timings: dict) -> None:
+        """Hold the stream's next frame (dropped, or refused for a lost stage), once a step
+        its timelines wait for is completed or given up (StreamState.hold asks for it)."""
+        await self._collect_recognition(state, timings)
+        state.hold()
+
     async def _frame(self, stream_id: str, data: bytes, content_type: str | None,
                      frame_index: int | None, with_poses: bool, with_objects: bool,
                      hold_missing: bool = False) -> dict:
@@ -385,8 +405,7 @@ class ActionService:
                 raise RequestError(404, f"stream {stream_id!r} was closed")
             dropped = 0
             while hold_missing and state.next_frame < frame_index:
-                await self._collect_recognition(state, timings)
-                state.hold()
+                await self._hold(state, timings)
                 dropped += 1
             t = state.begin(frame_index, image)
             stage = "detector"
@@ -404,7 +423,7 @@ class ActionService:
                 # stream.stage_timeout_s, or the detector in outage while nobody is tracked:
                 # the frame is held as a dropped one is, so that the stream goes on with the
                 # next frame.
-                state.hold()
+                await self._hold(state, timings)
                 raise RequestError(503, f"stream {stream_id!r}: frame {t}: the {stage} is "
                                         f"unavailable ({type(exc).__name__}); send the next "
                                         "frame") from exc
