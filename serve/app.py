@@ -284,28 +284,34 @@ class ActionService:
         detections, compute = await on_a_live_replica(self.detector.detect, image)
         return detections, compute, (time.perf_counter() - mark) * 1e3
 
-    async def _detect_now(self, image: np.ndarray, timings: dict, nobody: bool) -> dict | None:
-        """A detection the frame waits for, at most ``stream.stage_timeout_s``. One that fails or
-        is late puts the detector in outage (``stream.stage_retry_s``: none is tried
-        meanwhile); the frame then goes on with its tracked persons (None), or with nobody
-        tracked it is refused."""
-        outage = self.outages["detector"]
-        if outage.active():
-            if nobody:
-                raise StageOutage("detector")
-            return None
+    async def _detection(self, pending, wait_s: float, timings: dict,
+                         nobody: bool) -> dict | None:
+        """The detections of ``pending`` (a detection call, or one already running), waited for
+        at most ``wait_s``. One that fails or is late puts the detector in outage
+        (``stream.stage_retry_s``: none is tried meanwhile); the frame then goes on with its
+        tracked persons (None), or with nobody tracked it is refused."""
         try:
             detections, timings["detector_compute"], timings["detector"] = \
-                await asyncio.wait_for(self._detect(image),
-                                       float(self.settings.stream["stage_timeout_s"]))
+                await asyncio.wait_for(pending, wait_s)
         except (RayError, TimeoutError) as exc:
-            outage.begin()
+            self.outages["detector"].begin()
             if nobody:
                 raise
             logger.warning("detection failed (%s); tracked persons follow their keypoints",
                            type(exc).__name__)
             return None
         return detections
+
+    async def _detect_now(self, image: np.ndarray, timings: dict, nobody: bool) -> dict | None:
+        """A detection the frame waits for (``_detection``, at most ``stream.stage_timeout_s``);
+        none while the detector is in outage."""
+        if self.outages["detector"].active():
+            if nobody:
+                raise StageOutage("detector")
+            return None
+        return await self._detection(self._detect(image),
+                                     float(self.settings.stream["stage_timeout_s"]), timings,
+                                     nobody)
 
     async def _persons(self, state: StreamState, t: int, image: np.ndarray, timings: dict):
         """The tracked persons of frame ``t``. Synchronous detection waits for the frame's
@@ -330,16 +336,12 @@ class ActionService:
                 float(self.settings.stream["stage_timeout_s"]) - (t - running[0]) / state.fps
             if running is not None and (running[1].done() or nobody or left <= 0):
                 state.detection = None
-                try:
-                    detections, timings["detector_compute"], timings["detector"] = \
-                        await asyncio.wait_for(running[1], max(left, 0.0))
+                # None when it failed: tracked persons follow their keypoints (with nobody
+                # tracked the frame detects now, below).
+                detections = await self._detection(running[1], max(left, 0.0), timings,
+                                                   nobody=False)
+                if detections is not None:
                     timings["detection_age_frames"] = t - running[0]
-                except (RayError, TimeoutError) as exc:
-                    # A lost detector replica: go on tracking by keypoints, detect again
-                    # after the outage.
-                    logger.warning("stream %s: detection of frame %d failed (%s)",
-                                   state.stream_id, running[0], type(exc).__name__)
-                    outage.begin()
             if nobody and (detections is None or not int(detections["num_persons"])):
                 detections = await self._detect_now(image, timings, nobody=True)
                 timings.pop("detection_age_frames", None)
