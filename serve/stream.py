@@ -11,7 +11,9 @@ the subject, as jobs.infer's per-person views do.
 Between detections (``stream.detect_every`` > 1) a person is tracked by the box of its last
 keypoints, padded as top-down pose models pad a box, and the objects of the last detection are
 kept; the tracker itself is only updated with detections, and it numbers them as consecutive
-frames (``detection_tracker``).
+frames (``detection_tracker``). With ``stream.confirmed_tracks_only`` a person appears once the
+tracker confirms its track, so that a one-off false detection never gets a timeline or an
+answer.
 """
 
 from __future__ import annotations
@@ -135,6 +137,8 @@ class StreamState:
                         "scores": detections["object_scores"][:no][kept],
                         "classes": detections["object_classes"][:no][kept]}
         tracked = person_ids >= 0
+        if self.options["confirmed_tracks_only"]:
+            tracked &= self.tracker.confirmed(person_ids)
         return Persons(person_ids[tracked], detections["person_boxes"][:np_][tracked])
 
     def add_pose(self, t: int, image: np.ndarray, persons: Persons) -> dict[int, list[dict]]:

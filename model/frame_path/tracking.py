@@ -45,6 +45,15 @@ class Tracker:
                         out.instances_id.numpy())
         return ids[:np_], ids[np_:]
 
+    def confirmed(self, ids: np.ndarray) -> np.ndarray:
+        """Whether each of the last update's track ids (``update``'s output) is confirmed:
+        MMDetection's trackers report a new track from its first detection, as tentative
+        until ``num_tentatives`` updates in a row matched it (the original ByteTrack reports
+        only the confirmed ones); tracks started at frame 0 are confirmed at once. -1: no."""
+        tracks = self.tracker.tracks
+        return np.array([int(i) >= 0 and not tracks[int(i)].get("tentative", False)
+                         for i in ids], bool)
+
 
 def input_ids(boxes: np.ndarray, labels: np.ndarray, out_boxes: np.ndarray,
               out_labels: np.ndarray, out_ids: np.ndarray) -> np.ndarray:

@@ -30,6 +30,11 @@ stream = dict(
     person_box_padding=1.25,  # box of a person's keypoints, scaled by this (frames between
                               # detections), as MMPose's top-down models pad boxes
     keypoint_thr=0.3,       # keypoints below this score do not shape that box
+    confirmed_tracks_only=True,   # a person is tracked (pose, timeline, answer) once the
+                                  # tracker confirms its track (ByteTrack: num_tentatives
+                                  # detections in a row; the stream's first ones at once), so
+                                  # a one-off false detection is never answered as a person;
+                                  # False: from its first detection, as jobs.infer
     forget_track_s=2.0,     # a person unseen this long loses its timeline
     idle_timeout_s=60.0,    # a stream without a frame this long is evicted
     stage_timeout_s=2.0,    # a frame's pose not back this long: the frame gets 503 (held);
